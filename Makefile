@@ -1,0 +1,45 @@
+# Two commands: `make book` builds the website, `make test` runs every check.
+# Each creates .venv from nothing and installs the pinned dependencies.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NOEXEC := _build/config-noexec.yml
+# nbval's per-cell limit, in step with execute.timeout in _config.yml
+CELL_TIMEOUT := 600
+
+.PHONY: book test lint unit notebooks book-check browser clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
+	@echo "Book: $(CURDIR)/_build/html/index.html"
+
+test: lint unit notebooks book-check browser
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests --ignore=tests/browser
+
+notebooks: $(STAMP)
+	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider notebooks/
+
+book-check: $(STAMP)
+	mkdir -p _build
+	sed 's/^\(  *execute_notebooks:\).*/\1 "off"/' _config.yml > $(NOEXEC)
+	grep -q 'execute_notebooks: "off"' $(NOEXEC)
+	$(BIN)/jupyter-book build . --config $(NOEXEC) --path-output _build/noexec --builder html -W -n --keep-going
+
+browser: $(STAMP)
+	$(BIN)/python -m pytest tests/browser -p no:cacheprovider
+
+clean:
+	rm -rf _build

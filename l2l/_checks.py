@@ -1,0 +1,68 @@
+"""Argument checks shared by the package: each raises with the bad value and what is allowed."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+
+
+def positive_int(name: str, value) -> int:
+    """``value`` as an int >= 1, else ``ValueError``/``TypeError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__})")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
+def positive_float(name: str, value) -> float:
+    """``value`` as a finite float > 0, else ``ValueError``/``TypeError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number, got {value!r} ({type(value).__name__})")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value}")
+    return float(value)
+
+
+def in_range(name: str, value, low: float, high: float) -> float:
+    """``value`` as a float in the closed interval [low, high], else ``ValueError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+    if not (low <= value <= high):
+        raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
+    return float(value)
+
+
+def divides(name_step: str, steps: int, name_unroll: str, unroll: int) -> None:
+    """Require ``unroll`` to divide ``steps`` (truncated BPTT cuts the run into equal unrolls)."""
+    if steps % unroll:
+        raise ValueError(
+            f"{name_unroll}={unroll} must divide {name_step}={steps} "
+            f"(truncated BPTT cuts the run into equal pieces); try one of "
+            f"{[d for d in range(1, steps + 1) if steps % d == 0]}"
+        )
+
+
+def tensor_shape(name: str, tensor, shape: tuple) -> None:
+    """Require a tensor of the given shape; ``None`` in ``shape`` matches any size."""
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+    ok = tensor.dim() == len(shape) and all(
+        want is None or got == want for got, want in zip(tensor.shape, shape)
+    )
+    if not ok:
+        pretty = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} must have shape {pretty}, got {tuple(tensor.shape)}")
+
+
+def generator(seed_or_generator, device="cpu") -> torch.Generator:
+    """A ``torch.Generator`` from an int seed, or the generator itself."""
+    if isinstance(seed_or_generator, torch.Generator):
+        return seed_or_generator
+    if isinstance(seed_or_generator, bool) or not isinstance(seed_or_generator, numbers.Integral):
+        raise TypeError(
+            f"seed must be an int or a torch.Generator, got {type(seed_or_generator).__name__}"
+        )
+    return torch.Generator(device=device).manual_seed(int(seed_or_generator))

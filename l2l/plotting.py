@@ -1,0 +1,44 @@
+"""One plot style for the whole book, and the loss-curve plot every optimizer chapter uses."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import seaborn as sns
+import torch
+
+
+def use_style() -> None:
+    """The book's matplotlib style: seaborn's ``whitegrid`` with a readable font size."""
+    sns.set_theme(style="whitegrid", context="notebook", palette="colorblind")
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "legend.frameon": True})
+
+
+def loss_curves(
+    ax,
+    curves: dict[str, torch.Tensor],
+    *,
+    spread: tuple[float, float] = (25.0, 75.0),
+    log: bool = True,
+    xlabel: str = "optimizee step $t$",
+    ylabel: str = "loss $f(\\theta_t)$",
+):
+    """Plot the mean loss per step with a shaded percentile band, one line per optimizer.
+
+    ``curves`` maps a legend label (name the optimizer and its tuned learning rate) to a tensor
+    of shape ``(steps + 1, n_functions)``: the loss of every held-out function at every step.
+    The band spans the ``spread`` percentiles across functions.
+    """
+    for label, losses in curves.items():
+        losses = torch.as_tensor(losses, dtype=torch.float64).cpu()
+        if losses.dim() != 2:
+            raise ValueError(f"curve {label!r} must be (steps, functions), got {tuple(losses.shape)}")
+        steps = torch.arange(losses.shape[0])
+        low, high = torch.quantile(losses, torch.tensor(spread, dtype=losses.dtype) / 100, dim=1)
+        (line,) = ax.plot(steps, losses.mean(dim=1), label=label, lw=1.8)
+        ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.18, lw=0)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize="small")
+    return ax
