@@ -1,0 +1,284 @@
+"""The leading-order analysis of Nichol, Achiam & Schulman (2018), section 5, checked numerically.
+
+Take k minibatches of one task, with losses L_1, ..., L_k, and run SGD with step α from φ_1 = φ:
+φ_{i+1} = φ_i − α g_i with g_i = L'_i(φ_i). With ḡ_i = L'_i(φ) and H̄_i = L''_i(φ), a first-order
+expansion of each gradient around φ gives
+
+    g_i = ḡ_i − α H̄_i Σ_{j<i} ḡ_j + O(α²).
+
+The three meta-gradients are (MAML and FOMAML adapt on the first k − 1 minibatches and test on
+the k-th; Reptile takes all k steps):
+
+    g_MAML    = ∂/∂φ L_k(φ_k) = (I − α L''_1(φ_1)) ... (I − α L''_{k−1}(φ_{k−1})) g_k,
+    g_FOMAML  = g_k,
+    g_Reptile = (φ − φ_{k+1}) / α = Σ_i g_i.
+
+For exchangeable minibatches, with AvgGrad = E[ḡ_i] and AvgGradInner = E[H̄_i ḡ_j] (i ≠ j),
+
+    E[g] = c0 · AvgGrad − c1 · α · AvgGradInner + O(α²),
+
+with (c0, c1) = (1, 2(k−1)) for MAML, (1, k−1) for FOMAML and (k, k(k−1)/2) for Reptile
+(:func:`coefficients`).
+
+To see the O(α²) remainder through the sampling noise, every quantity here is computed from the
+same draws (a task and k minibatches of it) and each draw is averaged over all k! orderings of
+its minibatches: then the sample is exactly exchangeable, AvgGrad is the mean of ḡ_i over i and
+AvgGradInner the mean of H̄_i ḡ_j over ordered pairs i ≠ j, and what is left between the exact
+meta-gradient and the prediction is the remainder alone. Use float64.
+
+A loss here is a function ``loss(phi, x, y)`` of a flat parameter vector ``phi`` of shape
+``(p,)`` and one minibatch ``(x, y)`` that returns a scalar.
+
+The module also holds the toy of section 5.2, the slide's picture: tasks whose optimal sets are
+circles in the plane (:func:`circle_loss`), where Reptile settles at a point close to every circle
+in Euclidean distance while joint training is pulled toward the steepest task.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch.func import grad, jvp, vjp, vmap
+
+from l2l import _checks
+
+__all__ = [
+    "METHODS",
+    "LeadingTerms",
+    "TaylorCheck",
+    "coefficients",
+    "meta_gradients",
+    "expected_meta_gradients",
+    "leading_terms",
+    "predicted_meta_gradients",
+    "loglog_slope",
+    "taylor_check",
+    "circle_loss",
+    "circle_distance",
+]
+
+Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+METHODS = ("maml", "fomaml", "reptile")
+
+
+def coefficients(k: int) -> dict[str, tuple[float, float]]:
+    """(c0, c1) of E[g] = c0 · AvgGrad − c1 · α · AvgGradInner + O(α²) for each method.
+
+    Nichol et al. (2018), section 5.1: MAML (1, 2(k−1)), FOMAML (1, k−1), Reptile
+    (k, k(k−1)/2), for k minibatches (k ≥ 2).
+    """
+    k = _checks.positive_int("k", k)
+    if k < 2:
+        raise ValueError(f"k must be at least 2 (MAML needs a minibatch to adapt on), got {k}")
+    return {
+        "maml": (1.0, 2.0 * (k - 1)),
+        "fomaml": (1.0, float(k - 1)),
+        "reptile": (float(k), k * (k - 1) / 2),
+    }
+
+
+def _sgd(loss: Loss, phi, xs, ys, alpha: float):
+    """SGD on the minibatches ``xs[i], ys[i]`` in order; returns the end point and Σ_i g_i."""
+    total = torch.zeros_like(phi)
+    for x, y in zip(xs, ys, strict=True):
+        g = grad(loss)(phi, x, y)
+        total = total + g
+        phi = phi - alpha * g
+    return phi, total
+
+
+def meta_gradients(loss: Loss, phi, xs, ys, alpha: float) -> dict[str, torch.Tensor]:
+    """The exact meta-gradients of MAML, FOMAML and Reptile for one ordering of k minibatches.
+
+    ``xs``, ``ys`` hold the k minibatches along their first dimension. MAML and FOMAML adapt with
+    k − 1 SGD steps on the first minibatches and take the gradient on the last one (MAML
+    differentiates through the steps, FOMAML does not); Reptile returns (φ − φ_{k+1})/α = Σ_i g_i
+    after k steps.
+    """
+
+    def adapt(start):
+        return _sgd(loss, start, xs[:-1], ys[:-1], alpha)
+
+    adapted, pull_back, inner_sum = vjp(adapt, phi, has_aux=True)
+    last = grad(loss)(adapted, xs[-1], ys[-1])
+    (maml,) = pull_back(last)
+    return {"maml": maml, "fomaml": last, "reptile": inner_sum + last}
+
+
+def _orderings(k: int, device) -> torch.Tensor:
+    """All k! permutations of range(k), shape ``(k!, k)``."""
+    return torch.tensor(list(itertools.permutations(range(k))), device=device)
+
+
+def _check_draws(phi, xs, ys) -> int:
+    _checks.tensor_shape("phi", phi, (None,))
+    if not isinstance(xs, torch.Tensor) or xs.dim() < 3:
+        raise ValueError("xs must be a tensor (draws, k, batch, ...) of k minibatches per draw")
+    if not isinstance(ys, torch.Tensor) or ys.shape[:3] != xs.shape[:3]:
+        raise ValueError(f"ys must start with xs's shape {tuple(xs.shape[:3])}")
+    k = xs.shape[1]
+    if k < 2:
+        raise ValueError(f"each draw needs k >= 2 minibatches, got k = {k}")
+    return k
+
+
+def expected_meta_gradients(loss: Loss, phi, xs, ys, alpha: float) -> dict[str, torch.Tensor]:
+    """E[g] of each method: the mean of :func:`meta_gradients` over draws and all orderings.
+
+    ``xs``, ``ys``: ``(draws, k, batch, ...)``, k minibatches of one task per draw.
+    """
+    alpha = _checks.positive_float("alpha", alpha)
+    k = _check_draws(phi, xs, ys)
+    order = _orderings(k, xs.device)
+
+    def one_draw(x, y):
+        per_order = vmap(meta_gradients, in_dims=(None, None, 0, 0, None))(
+            loss, phi, x[order], y[order], alpha
+        )
+        return {name: g.mean(0) for name, g in per_order.items()}
+
+    per_draw = vmap(one_draw)(xs, ys)
+    return {name: per_draw[name].mean(0) for name in METHODS}
+
+
+@dataclass(frozen=True)
+class LeadingTerms:
+    """AvgGrad = mean of ḡ_i over draws and i; AvgGradInner = mean of H̄_i ḡ_j over draws and
+    ordered pairs i ≠ j (both shape ``(p,)``)."""
+
+    avg_grad: torch.Tensor
+    avg_grad_inner: torch.Tensor
+
+
+def leading_terms(loss: Loss, phi, xs, ys) -> LeadingTerms:
+    """AvgGrad and AvgGradInner estimated from the draws ``xs``, ``ys`` (``(draws, k, ...)``).
+
+    ḡ_i = L'_i(φ) by autodiff, H̄_i ḡ_j as a Hessian-vector product (forward over reverse mode).
+    """
+    k = _check_draws(phi, xs, ys)
+    gradient = grad(loss)
+
+    def one_draw(x, y):
+        gbar = vmap(gradient, in_dims=(None, 0, 0))(phi, x, y)  # (k, p)
+
+        def hvp(xi, yi, v):
+            return jvp(lambda p: gradient(p, xi, yi), (phi,), (v,))[1]
+
+        over_j = vmap(hvp, in_dims=(None, None, 0))
+        hg = vmap(over_j, in_dims=(0, 0, None))(x, y, gbar)  # hg[i, j] = H̄_i ḡ_j
+        off_diagonal = hg.sum((0, 1)) - hg.diagonal(dim1=0, dim2=1).sum(-1)
+        return gbar.mean(0), off_diagonal / (k * (k - 1))
+
+    avg_grad, avg_grad_inner = vmap(one_draw)(xs, ys)
+    return LeadingTerms(avg_grad.mean(0), avg_grad_inner.mean(0))
+
+
+def predicted_meta_gradients(terms: LeadingTerms, k: int, alpha: float) -> dict[str, torch.Tensor]:
+    """c0 · AvgGrad − c1 · α · AvgGradInner for each method (the O(α²) remainder dropped)."""
+    alpha = _checks.positive_float("alpha", alpha)
+    return {
+        name: c0 * terms.avg_grad - c1 * alpha * terms.avg_grad_inner
+        for name, (c0, c1) in coefficients(k).items()
+    }
+
+
+def loglog_slope(x, y) -> float:
+    """Least-squares slope of log y against log x (y ∝ x^slope gives ``slope``)."""
+    x = torch.as_tensor(x, dtype=torch.float64).flatten()
+    y = torch.as_tensor(y, dtype=torch.float64).flatten()
+    if x.numel() != y.numel() or x.numel() < 2:
+        raise ValueError(
+            f"need two or more (x, y) pairs of equal length, got {x.numel()} and {y.numel()}"
+        )
+    if not (bool((x > 0).all()) and bool((y > 0).all())):
+        raise ValueError("a log-log slope needs positive x and y")
+    lx, ly = x.log(), y.log()
+    lx = lx - lx.mean()
+    return float((lx * (ly - ly.mean())).sum() / (lx * lx).sum())
+
+
+@dataclass(frozen=True)
+class TaylorCheck:
+    """The numerical check of the expansion at each step size ``alphas`` (shape ``(A,)``).
+
+    For each method: ``remainder[m][a]`` = ‖exact − (c0 · AvgGrad − c1 · α · AvgGradInner)‖;
+    ``rel_err[m][a]`` = ‖measured − predicted α-coefficient‖ / ‖predicted‖, where the measured
+    coefficient is (exact − c0 · AvgGrad)/(−α) and the predicted one c1 · AvgGradInner;
+    ``slope[m]`` = log-log slope of the remainder against α over the step sizes inside
+    ``fit_range`` (2 for an O(α²) remainder).
+    """
+
+    k: int
+    alphas: torch.Tensor
+    fit_range: tuple[float, float]
+    terms: LeadingTerms
+    remainder: dict[str, torch.Tensor]
+    rel_err: dict[str, torch.Tensor]
+    slope: dict[str, float]
+
+
+def taylor_check(
+    loss: Loss, phi, xs, ys, alphas, fit_range: tuple[float, float] = (1e-3, 1e-2)
+) -> TaylorCheck:
+    """Compare the exact expected meta-gradients with the leading-order prediction at each α.
+
+    ``xs``, ``ys``: ``(draws, k, batch, ...)`` minibatches (use float64); ``alphas``: the step
+    sizes; the remainder's slope is fitted over those inside ``fit_range`` (both ends included).
+    Raises ``FloatingPointError`` naming the step size if an exact meta-gradient is not finite.
+    """
+    alphas = torch.as_tensor(alphas, dtype=torch.float64).flatten()
+    low, high = (float(a) for a in fit_range)
+    inside = (alphas >= low * (1 - 1e-9)) & (alphas <= high * (1 + 1e-9))
+    if int(inside.sum()) < 2:
+        raise ValueError(
+            f"fit_range {fit_range} must hold two or more of the alphas {alphas.tolist()}"
+        )
+    k = _check_draws(phi, xs, ys)
+    terms = leading_terms(loss, phi, xs, ys)
+    remainder = {name: [] for name in METHODS}
+    rel_err = {name: [] for name in METHODS}
+    for alpha in alphas.tolist():
+        exact = expected_meta_gradients(loss, phi, xs, ys, alpha)
+        predicted = predicted_meta_gradients(terms, k, alpha)
+        for name, (c0, c1) in coefficients(k).items():
+            if not bool(torch.isfinite(exact[name]).all()):
+                raise FloatingPointError(
+                    f"{name}'s meta-gradient is not finite at alpha = {alpha}; use a smaller alpha"
+                )
+            remainder[name].append(torch.linalg.vector_norm(exact[name] - predicted[name]))
+            measured = (exact[name] - c0 * terms.avg_grad) / (-alpha)
+            wanted = c1 * terms.avg_grad_inner
+            rel_err[name].append(
+                torch.linalg.vector_norm(measured - wanted) / torch.linalg.vector_norm(wanted)
+            )
+    remainder = {name: torch.stack(r).cpu() for name, r in remainder.items()}
+    return TaylorCheck(
+        k=k,
+        alphas=alphas,
+        fit_range=(low, high),
+        terms=terms,
+        remainder=remainder,
+        rel_err={name: torch.stack(r).cpu() for name, r in rel_err.items()},
+        slope={name: loglog_slope(alphas[inside], r[inside]) for name, r in remainder.items()},
+    )
+
+
+def circle_loss(phi, centre, radius, scale):
+    """A task of the section-5.2 toy: ``scale · (‖φ − c‖ − r)²``, zero on the circle (c, r).
+
+    The loss is the task's scale times the squared Euclidean distance to its optimal set, the
+    circle. Gradient descent moves φ along the ray from c, so with a step below 1/(2 · scale) it
+    converges to the closest point of the circle, whatever the scale; joint training, which
+    minimises Σ scale · distance², is pulled toward the steeper tasks (Nichol et al. 2018, 5.2).
+    """
+    return scale * (torch.linalg.vector_norm(phi - centre, dim=-1) - radius) ** 2
+
+
+def circle_distance(phi, centres, radii) -> torch.Tensor:
+    """Euclidean distance from each point ``phi`` (``(..., 2)``) to each circle, ``(..., n)``."""
+    gap = torch.linalg.vector_norm(phi[..., None, :] - centres, dim=-1)
+    return (gap - radii).abs()
