@@ -3,6 +3,17 @@
 The public API is re-exported here and documented on the book's API page.
 """
 
+from l2l.no_free_lunch import (
+    Descent,
+    RandomSearch,
+    SearchAlgorithm,
+    Sweep,
+    all_functions,
+    best_so_far,
+    is_valley,
+    sample_distribution,
+    summed_distribution,
+)
 from l2l.plotting import loss_curves, use_style
 from l2l.results import record
 from l2l.runtime import default_device
