@@ -14,7 +14,18 @@ from l2l.no_free_lunch import (
     sample_distribution,
     summed_distribution,
 )
+from l2l import baselines
+from l2l.baselines import lr_grid, tune_baselines, tune_learning_rate
+from l2l.learned_optimizer import (
+    LSTMOptimizer,
+    MetaTrainLog,
+    evaluate,
+    meta_train,
+    preprocess_gradients,
+    validation_score,
+)
 from l2l.plotting import loss_curves, use_style
+from l2l.problems import Problem, QuadraticProblem, quadratic_family, sample_quadratics
 from l2l.results import record
 from l2l.runtime import default_device
 

@@ -1,0 +1,163 @@
+"""Hand-designed optimizers as elementwise update rules, and their learning-rate tuning.
+
+Each rule has ``init_state(theta)`` and ``step(grad, state) -> (update, state)`` with
+θ_{t+1} = θ_t + update, the same interface as :class:`l2l.LSTMOptimizer`, so one
+:func:`l2l.evaluate` runs them all on a batch of functions. Other settings are PyTorch's
+defaults, as in the paper ("other settings at their defaults"); the updates match
+``torch.optim`` step for step (the tests check it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from l2l import _checks
+from l2l.learned_optimizer import validation_score
+from l2l.problems import Problem
+
+
+class SGD:
+    """Gradient descent: update = −lr ∇."""
+
+    name = "SGD"
+
+    def __init__(self, lr: float):
+        self.lr = _checks.positive_float("lr", lr)
+
+    def init_state(self, theta: torch.Tensor):
+        return ()
+
+    def step(self, grad: torch.Tensor, state):
+        return -self.lr * grad, state
+
+
+class NAG:
+    """Nesterov's accelerated gradient in PyTorch's form (Sutskever et al. 2013):
+
+    b_t = μ b_{t−1} + ∇_t,   update = −lr (∇_t + μ b_t),   with b_0 = 0.
+    """
+
+    name = "NAG"
+
+    def __init__(self, lr: float, momentum: float = 0.9):
+        self.lr = _checks.positive_float("lr", lr)
+        self.momentum = _checks.in_range("momentum", momentum, 0.0, 1.0)
+
+    def init_state(self, theta: torch.Tensor):
+        return torch.zeros_like(theta)
+
+    def step(self, grad: torch.Tensor, buf: torch.Tensor):
+        buf = self.momentum * buf + grad
+        return -self.lr * (grad + self.momentum * buf), buf
+
+
+class RMSprop:
+    """RMSprop (Tieleman and Hinton 2012): v_t = ρ v_{t−1} + (1 − ρ) ∇², update = −lr ∇ / (√v_t + ε)."""
+
+    name = "RMSprop"
+
+    def __init__(self, lr: float, alpha: float = 0.99, eps: float = 1e-8):
+        self.lr = _checks.positive_float("lr", lr)
+        self.alpha = _checks.in_range("alpha", alpha, 0.0, 1.0)
+        self.eps = _checks.positive_float("eps", eps)
+
+    def init_state(self, theta: torch.Tensor):
+        return torch.zeros_like(theta)
+
+    def step(self, grad: torch.Tensor, v: torch.Tensor):
+        v = self.alpha * v + (1 - self.alpha) * grad.square()
+        return -self.lr * grad / (v.sqrt() + self.eps), v
+
+
+class Adam:
+    """Adam (Kingma and Ba 2015) with bias correction:
+
+    m_t = β₁ m + (1 − β₁) ∇,  v_t = β₂ v + (1 − β₂) ∇²,
+    update = −lr (m_t / (1 − β₁ᵗ)) / (√(v_t / (1 − β₂ᵗ)) + ε).
+    """
+
+    name = "Adam"
+
+    def __init__(self, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.lr = _checks.positive_float("lr", lr)
+        self.beta1 = _checks.in_range("betas[0]", betas[0], 0.0, 1.0)
+        self.beta2 = _checks.in_range("betas[1]", betas[1], 0.0, 1.0)
+        self.eps = _checks.positive_float("eps", eps)
+
+    def init_state(self, theta: torch.Tensor):
+        return torch.zeros_like(theta), torch.zeros_like(theta), 0
+
+    def step(self, grad: torch.Tensor, state):
+        m, v, t = state
+        t += 1
+        m = self.beta1 * m + (1 - self.beta1) * grad
+        v = self.beta2 * v + (1 - self.beta2) * grad.square()
+        m_hat = m / (1 - self.beta1**t)
+        v_hat = v / (1 - self.beta2**t)
+        return -self.lr * m_hat / (v_hat.sqrt() + self.eps), (m, v, t)
+
+
+BASELINES = {rule.name: rule for rule in (SGD, RMSprop, Adam, NAG)}
+
+
+def lr_grid(low: float = 1e-4, high: float = 1.0, per_decade: int = 2) -> list[float]:
+    """A log-spaced learning-rate grid from ``low`` to ``high`` (both included when on the grid)."""
+    low, high = _checks.positive_float("low", low), _checks.positive_float("high", high)
+    if low > high:
+        raise ValueError(f"low={low} must not exceed high={high}")
+    per_decade = _checks.positive_int("per_decade", per_decade)
+    n = round(math.log10(high / low) * per_decade)
+    return [float(f"{low * 10 ** (i / per_decade):.3g}") for i in range(n + 1)]
+
+
+@dataclass
+class Tuned:
+    """A baseline tuned on validation problems: its best learning rate and every score."""
+
+    name: str
+    lr: float
+    rule: object
+    scores: dict[float, float]
+
+
+def tune_learning_rate(
+    make_rule: Callable[[float], object],
+    problems: Sequence[Problem],
+    steps: int,
+    lrs: Sequence[float] | None = None,
+    last: int = 1,
+) -> Tuned:
+    """Pick the learning rate with the lowest final loss on the given (validation) problems.
+
+    Score = mean over functions of f(θ_t) over the ``last`` steps, ``inf`` for a diverged run.
+    Pass validation problems, never the test problems.
+    """
+    lrs = list(lrs) if lrs is not None else lr_grid()
+    if not lrs:
+        raise ValueError("lrs must hold at least one learning rate")
+    if not problems:
+        raise ValueError("tune_learning_rate needs at least one validation problem")
+    scores = {lr: validation_score(make_rule(lr), problems, steps, last) for lr in lrs}
+    best = min(scores, key=scores.get)
+    if math.isinf(scores[best]):
+        raise FloatingPointError(f"every learning rate in {lrs} diverged; try smaller ones")
+    rule = make_rule(best)
+    return Tuned(getattr(rule, "name", type(rule).__name__), best, rule, scores)
+
+
+def tune_baselines(
+    problems: Sequence[Problem],
+    steps: int,
+    lrs: Sequence[float] | None = None,
+    names: Sequence[str] = ("SGD", "RMSprop", "Adam", "NAG"),
+    last: int = 1,
+) -> dict[str, Tuned]:
+    """Tune each named baseline's learning rate on ``problems`` with :func:`tune_learning_rate`."""
+    unknown = [n for n in names if n not in BASELINES]
+    if unknown:
+        raise ValueError(f"unknown baselines {unknown}; choose from {sorted(BASELINES)}")
+    return {n: tune_learning_rate(BASELINES[n], problems, steps, lrs, last) for n in names}

@@ -1,0 +1,262 @@
+"""The coordinatewise LSTM optimizer of Andrychowicz et al. (2016), and its meta-training.
+
+The optimizer network m with parameters φ proposes an update for every coordinate of θ:
+
+    θ_{t+1} = θ_t + g_t,    [g_t, h_{t+1}] = m(∇_t, h_t, φ),    ∇_t = ∇_θ f(θ_t)      (eq. 1, 3)
+
+and is trained on the meta-loss  L(φ) = E_f [ Σ_{t=1..T} w_t f(θ_t) ]  with w_t = 1 (eq. 3)
+by truncated backpropagation through time, treating the optimizee's gradients as inputs
+(∂∇_t/∂φ = 0).
+
+Every optimizer here, learned or hand-designed (see :mod:`l2l.baselines`), is an *update rule*:
+an object with ``init_state(theta) -> state`` and ``step(grad, state) -> (update, state)``,
+acting elementwise so that a whole batch of functions is optimized at once.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from l2l import _checks
+from l2l.problems import Problem
+
+LSTMState = tuple[tuple[torch.Tensor, torch.Tensor], ...]
+
+
+def preprocess_gradients(grad: torch.Tensor, p: float = 10.0) -> torch.Tensor:
+    """Log-and-sign gradient preprocessing (Andrychowicz et al. 2016, appendix A).
+
+    .. math::
+        \\nabla \\mapsto \\begin{cases}
+        \\left(\\frac{\\log |\\nabla|}{p}, \\operatorname{sgn}(\\nabla)\\right) & |\\nabla| \\ge e^{-p} \\\\
+        \\left(-1, e^{p} \\nabla\\right) & \\text{otherwise}
+        \\end{cases}
+
+    Both output channels stay in a range of order one although gradients span many orders
+    of magnitude. Returns a tensor of shape ``grad.shape + (2,)``.
+    """
+    p = _checks.positive_float("p", p)
+    magnitude = grad.abs()
+    large = magnitude >= math.exp(-p)
+    log_part = torch.where(large, magnitude.clamp_min(math.exp(-p)).log() / p, -torch.ones_like(grad))
+    sign_part = torch.where(large, grad.sign(), grad * math.exp(p))
+    return torch.stack((log_part, sign_part), dim=-1)
+
+
+class LSTMOptimizer(nn.Module):
+    """Coordinatewise LSTM optimizer: the same small network applied to every coordinate.
+
+    A stack of ``num_layers`` LSTM cells with ``hidden_size`` units and a linear output, shared
+    by all coordinates, each coordinate carrying its own hidden state (section 2.1). Its update
+    is ``output_scale * Linear(h)``.
+
+    Args:
+        hidden_size: units per LSTM layer (paper: 20).
+        num_layers: stacked LSTM layers (paper: 2).
+        preprocess: feed :func:`preprocess_gradients` (two inputs) instead of the raw gradient.
+        p: the preprocessing constant (paper: 10).
+        output_scale: multiplies the network's output, matching the update to the problem's scale
+            (the paper uses 0.1 on MNIST).
+    """
+
+    def __init__(
+        self,
+        hidden_size: int = 20,
+        num_layers: int = 2,
+        preprocess: bool = True,
+        p: float = 10.0,
+        output_scale: float = 1.0,
+    ):
+        super().__init__()
+        self.hidden_size = _checks.positive_int("hidden_size", hidden_size)
+        self.num_layers = _checks.positive_int("num_layers", num_layers)
+        self.preprocess = bool(preprocess)
+        self.p = _checks.positive_float("p", p)
+        self.output_scale = _checks.positive_float("output_scale", output_scale)
+        sizes = [2 if self.preprocess else 1] + [self.hidden_size] * self.num_layers
+        self.cells = nn.ModuleList(nn.LSTMCell(i, o) for i, o in zip(sizes[:-1], sizes[1:]))
+        self.head = nn.Linear(self.hidden_size, 1)
+
+    def config(self) -> dict:
+        """The constructor's arguments, to save beside a state dict."""
+        return {
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "preprocess": self.preprocess,
+            "p": self.p,
+            "output_scale": self.output_scale,
+        }
+
+    def init_state(self, theta: torch.Tensor) -> LSTMState:
+        """Zero hidden and cell states, one row per coordinate of ``theta``."""
+        zeros = theta.new_zeros(theta.numel(), self.hidden_size)
+        return tuple((zeros, zeros) for _ in self.cells)
+
+    def step(self, grad: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, LSTMState]:
+        """One update for every coordinate: ``(g_t, h_{t+1}) = m(∇_t, h_t, φ)``."""
+        flat = grad.reshape(-1)
+        if state[0][0].shape[0] != flat.numel():
+            raise ValueError(
+                f"state holds {state[0][0].shape[0]} coordinates but the gradient has "
+                f"{flat.numel()}; call init_state(theta) for this problem"
+            )
+        x = preprocess_gradients(flat, self.p) if self.preprocess else flat.unsqueeze(-1)
+        new_state = []
+        for cell, (h, c) in zip(self.cells, state):
+            h, c = cell(x, (h, c))
+            new_state.append((h, c))
+            x = h
+        update = self.output_scale * self.head(x).squeeze(-1)
+        return update.reshape(grad.shape), tuple(new_state)
+
+    def forward(self, grad: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, LSTMState]:
+        return self.step(grad, state)
+
+
+def evaluate(rule, problem: Problem, steps: int) -> torch.Tensor:
+    """Run an update rule on a batch of functions; return f(θ_t) for t = 0..steps.
+
+    Args:
+        rule: an update rule (``init_state`` and ``step``), learned or from :mod:`l2l.baselines`.
+        problem: the batch of functions to minimise.
+        steps: number of optimizer steps.
+
+    Returns:
+        Tensor of shape ``(steps + 1, batch)``. Diverged runs show up as ``inf``/``nan`` entries,
+        which callers such as :func:`l2l.baselines.tune_learning_rate` score as failures.
+    """
+    steps = _checks.positive_int("steps", steps)
+    theta = problem.initial_params()
+    losses = []
+    with torch.no_grad():
+        state = rule.init_state(theta)
+        for t in range(steps):
+            loss, grad = problem.loss_and_grad(theta, t)
+            losses.append(loss.detach())
+            update, state = rule.step(grad, state)
+            theta = theta + update
+        losses.append(problem.loss(theta, steps).detach())
+    return torch.stack(losses)
+
+
+def validation_score(rule, problems: Sequence[Problem], steps: int, last: int = 1) -> float:
+    """Mean over functions of f(θ_t) averaged over the ``last`` steps; ``inf`` when it diverged."""
+    scores = [evaluate(rule, problem, steps)[-last:].mean() for problem in problems]
+    score = torch.stack(scores).mean().item()
+    return score if math.isfinite(score) else math.inf
+
+
+@dataclass
+class MetaTrainLog:
+    """What :func:`meta_train` measured: meta-loss per epoch and validation scores."""
+
+    meta_losses: list[float] = field(default_factory=list)
+    val_epochs: list[int] = field(default_factory=list)
+    val_scores: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+    best_score: float = math.inf
+    seconds: float = 0.0
+
+
+def _detach_state(state: LSTMState) -> LSTMState:
+    return tuple((h.detach(), c.detach()) for h, c in state)
+
+
+def _unroll(net: LSTMOptimizer, problem: Problem, theta, state, first_step: int, length: int):
+    """One truncated-BPTT piece: ``length`` steps from a detached θ; returns Σ_t mean f(θ_t)."""
+    meta_loss = 0.0
+    for t in range(length):
+        loss, grad = problem.loss_and_grad(theta, first_step + t)
+        if t > 0:  # θ at t = 0 is detached, so f(θ_0) carries no gradient to φ
+            meta_loss = meta_loss + loss.mean()
+        update, state = net.step(grad, state)
+        theta = theta + update
+    meta_loss = meta_loss + problem.loss(theta, first_step + length).mean()
+    return meta_loss, theta, state
+
+
+def meta_train(
+    net: LSTMOptimizer,
+    sample_problem: Callable[[torch.Generator], Problem],
+    meta_epochs: int,
+    *,
+    steps: int = 100,
+    unroll: int = 20,
+    meta_lr: float = 1e-3,
+    clip_grad_norm: float | None = None,
+    validation: Sequence[Problem] = (),
+    eval_every: int = 10,
+    score_last: int = 1,
+    generator: torch.Generator | int = 0,
+    progress: bool = True,
+) -> MetaTrainLog:
+    """Meta-train ``net`` by truncated BPTT (Andrychowicz et al. 2016, section 2).
+
+    Each meta-epoch samples a fresh problem, runs ``steps`` optimizer steps cut into pieces of
+    ``unroll`` steps, and after each piece takes one Adam step on φ with the gradient of
+    Σ_t f(θ_t) over the piece (mean over the batch of functions), the optimizee gradients
+    detached (∂∇_t/∂φ = 0). Every ``eval_every`` epochs the optimizer is scored on the fixed
+    ``validation`` problems (mean loss over the ``score_last`` final steps) and the best
+    weights are kept: ``net`` holds them on return (the paper's early stopping).
+
+    Raises:
+        FloatingPointError: the meta-loss or meta-gradient became NaN or infinite; the message
+            names the epoch and meta-iteration.
+    """
+    meta_epochs = _checks.positive_int("meta_epochs", meta_epochs)
+    steps = _checks.positive_int("steps", steps)
+    unroll = _checks.positive_int("unroll", unroll)
+    _checks.divides("steps", steps, "unroll", unroll)
+    meta_lr = _checks.positive_float("meta_lr", meta_lr)
+    if clip_grad_norm is not None:
+        clip_grad_norm = _checks.positive_float("clip_grad_norm", clip_grad_norm)
+    eval_every = _checks.positive_int("eval_every", eval_every)
+    score_last = _checks.positive_int("score_last", score_last)
+    gen = _checks.generator(generator)
+
+    optimizer = torch.optim.Adam(net.parameters(), lr=meta_lr)
+    log = MetaTrainLog()
+    best_state = copy.deepcopy(net.state_dict())
+    start = time.perf_counter()
+    bar = tqdm(range(1, meta_epochs + 1), desc="meta-training", disable=not progress)
+    for epoch in bar:
+        problem = sample_problem(gen)
+        theta = problem.initial_params()
+        state = net.init_state(theta)
+        epoch_loss = 0.0
+        for piece in range(steps // unroll):
+            meta_loss, theta, state = _unroll(net, problem, theta, state, piece * unroll, unroll)
+            optimizer.zero_grad(set_to_none=True)
+            meta_loss.backward()
+            norm = nn.utils.clip_grad_norm_(net.parameters(), clip_grad_norm or math.inf)
+            if not (torch.isfinite(meta_loss) and torch.isfinite(norm)):
+                raise FloatingPointError(
+                    f"meta-training diverged at meta-epoch {epoch}, unroll {piece + 1} "
+                    f"(meta-iteration {(epoch - 1) * (steps // unroll) + piece + 1}): meta-loss "
+                    f"{meta_loss.item():.3g}, meta-gradient norm {norm.item():.3g}. Lower meta_lr, "
+                    f"set clip_grad_norm, or shrink the optimizer's output_scale."
+                )
+            optimizer.step()
+            theta, state = theta.detach(), _detach_state(state)
+            epoch_loss += meta_loss.item()
+        log.meta_losses.append(epoch_loss)
+        if validation and (epoch % eval_every == 0 or epoch == meta_epochs):
+            score = validation_score(net, validation, steps, score_last)
+            log.val_epochs.append(epoch)
+            log.val_scores.append(score)
+            if score < log.best_score:
+                log.best_score, log.best_epoch = score, epoch
+                best_state = copy.deepcopy(net.state_dict())
+            bar.set_postfix(val=f"{score:.3g}", best=f"{log.best_score:.3g}")
+    if validation:
+        net.load_state_dict(best_state)
+    log.seconds = time.perf_counter() - start
+    return log

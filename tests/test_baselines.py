@@ -1,0 +1,86 @@
+import math
+
+import pytest
+import torch
+
+from l2l.baselines import NAG, SGD, Adam, RMSprop, lr_grid, tune_baselines, tune_learning_rate
+from l2l.learned_optimizer import evaluate
+from l2l.problems import sample_quadratics
+
+
+def test_nag_matches_a_hand_computed_update_on_a_1d_quadratic():
+    # f(θ) = θ², ∇ = 2θ, θ0 = 1, lr = 0.1, μ = 0.9, PyTorch's Nesterov form.
+    rule = NAG(lr=0.1, momentum=0.9)
+    theta = torch.tensor([1.0])
+    buf = rule.init_state(theta)
+    update, buf = rule.step(2 * theta, buf)  # b1 = 2, update = -0.1 (2 + 0.9·2) = -0.38
+    assert update.item() == pytest.approx(-0.38)
+    theta = theta + update  # 0.62
+    update, buf = rule.step(2 * theta, buf)  # b2 = 0.9·2 + 1.24 = 3.04; -0.1 (1.24 + 2.736)
+    assert buf.item() == pytest.approx(3.04)
+    assert update.item() == pytest.approx(-0.3976)
+
+
+@pytest.mark.parametrize(
+    "rule, reference",
+    [
+        (SGD(0.05), lambda p: torch.optim.SGD(p, lr=0.05)),
+        (NAG(0.05), lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True)),
+        (RMSprop(0.01), lambda p: torch.optim.RMSprop(p, lr=0.01)),
+        (Adam(0.1), lambda p: torch.optim.Adam(p, lr=0.1)),
+    ],
+    ids=["SGD", "NAG", "RMSprop", "Adam"],
+)
+def test_rules_match_torch_optim_step_for_step(rule, reference):
+    problem = sample_quadratics(batch=3, dim=4, generator=0)
+    theta = problem.initial_params()
+    param = torch.nn.Parameter(theta.clone())
+    opt = reference([param])
+    state = rule.init_state(theta)
+    for _ in range(5):
+        _, grad = problem.loss_and_grad(theta)
+        update, state = rule.step(grad, state)
+        theta = theta + update
+        opt.zero_grad()
+        problem.loss(param).sum().backward()
+        opt.step()
+        torch.testing.assert_close(theta, param.detach(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [SGD, NAG, RMSprop, Adam])
+def test_rules_reject_non_positive_learning_rates(cls):
+    with pytest.raises(ValueError, match="lr must be a positive finite number, got 0"):
+        cls(0.0)
+    with pytest.raises(ValueError, match="lr must be a positive finite number, got -0.1"):
+        cls(-0.1)
+
+
+def test_lr_grid_is_log_spaced():
+    assert lr_grid(1e-3, 1.0, 1) == [1e-3, 1e-2, 1e-1, 1.0]
+    assert lr_grid(0.01, 0.1, 2) == [0.01, 0.0316, 0.1]
+    with pytest.raises(ValueError, match="must not exceed"):
+        lr_grid(1.0, 0.1)
+
+
+def test_tuning_picks_the_lowest_final_loss_and_scores_divergence_as_inf():
+    val = [sample_quadratics(batch=16, dim=5, generator=3)]
+    tuned = tune_learning_rate(SGD, val, steps=20, lrs=[1e-4, 1e-2, 10.0])
+    assert math.isinf(tuned.scores[10.0])  # SGD with lr 10 diverges on these quadratics
+    finite = {lr: s for lr, s in tuned.scores.items() if math.isfinite(s)}
+    assert tuned.lr == min(finite, key=finite.get)
+    assert evaluate(tuned.rule, val[0], 20)[-1].mean().item() == pytest.approx(tuned.scores[tuned.lr])
+
+
+def test_tuning_every_baseline_and_rejecting_unknown_names():
+    val = [sample_quadratics(batch=4, dim=3, generator=4)]
+    tuned = tune_baselines(val, steps=5, lrs=[1e-2, 1e-1])
+    assert set(tuned) == {"SGD", "RMSprop", "Adam", "NAG"}
+    assert all(t.lr in (1e-2, 1e-1) for t in tuned.values())
+    with pytest.raises(ValueError, match="unknown baselines"):
+        tune_baselines(val, steps=5, names=["Adagrad"])
+
+
+def test_tuning_raises_when_every_learning_rate_diverges():
+    val = [sample_quadratics(batch=4, dim=3, generator=4)]
+    with pytest.raises(FloatingPointError, match="every learning rate"):
+        tune_learning_rate(SGD, val, steps=30, lrs=[50.0, 100.0])

@@ -1,0 +1,168 @@
+import math
+
+import pytest
+import torch
+
+from l2l.learned_optimizer import (
+    LSTMOptimizer,
+    evaluate,
+    meta_train,
+    preprocess_gradients,
+    validation_score,
+)
+from l2l.problems import Problem, quadratic_family, sample_quadratics
+
+
+def test_preprocessing_large_branch_is_log_and_sign():
+    g = torch.tensor([3.0, -0.5, 1.0])
+    out = preprocess_gradients(g, p=10.0)
+    assert out.shape == (3, 2)
+    torch.testing.assert_close(out[:, 0], g.abs().log() / 10)
+    torch.testing.assert_close(out[:, 1], torch.tensor([1.0, -1.0, 1.0]))
+
+
+def test_preprocessing_small_branch_is_minus_one_and_scaled_gradient():
+    g = torch.tensor([1e-6, -2e-5, 0.0])
+    out = preprocess_gradients(g, p=10.0)
+    torch.testing.assert_close(out[:, 0], torch.full((3,), -1.0))
+    torch.testing.assert_close(out[:, 1], g * math.exp(10.0))
+
+
+def test_preprocessing_threshold_is_e_to_minus_p_and_continuous_in_first_channel():
+    p = 4.0
+    at = torch.tensor([math.exp(-p)], dtype=torch.float64)
+    below = at * (1 - 1e-9)
+    assert preprocess_gradients(at, p)[0, 1] == 1.0  # sign branch, inclusive
+    assert preprocess_gradients(below, p)[0, 1] == pytest.approx(1.0, rel=1e-6)  # e^p·g ≈ 1
+    torch.testing.assert_close(preprocess_gradients(at, p)[0, 0], torch.tensor(-1.0, dtype=at.dtype))
+    assert preprocess_gradients(below, p)[0, 0] == -1.0
+
+
+def test_preprocessing_rejects_non_positive_p():
+    with pytest.raises(ValueError, match="p must be a positive"):
+        preprocess_gradients(torch.ones(2), p=0.0)
+
+
+def test_one_update_per_coordinate_for_any_shape():
+    net = LSTMOptimizer()
+    grad = torch.randn(4, 7)
+    update, state = net.step(grad, net.init_state(grad))
+    assert update.shape == (4, 7)
+    assert len(state) == 2 and state[0][0].shape == (28, 20)
+
+
+def test_updates_do_not_depend_on_coordinate_order():
+    torch.manual_seed(0)
+    net = LSTMOptimizer()
+    grads = [torch.randn(50) for _ in range(3)]
+    perm = torch.randperm(50)
+    state, state_p = net.init_state(grads[0]), net.init_state(grads[0])
+    for g in grads:  # several steps, so the hidden state per coordinate matters too
+        update, state = net.step(g, state)
+        update_p, state_p = net.step(g[perm], state_p)
+        torch.testing.assert_close(update_p, update[perm])
+
+
+def test_output_scale_multiplies_the_update():
+    torch.manual_seed(0)
+    net = LSTMOptimizer(output_scale=1.0)
+    scaled = LSTMOptimizer(output_scale=0.1)
+    scaled.load_state_dict(net.state_dict())
+    g = torch.randn(9)
+    torch.testing.assert_close(scaled.step(g, scaled.init_state(g))[0], 0.1 * net.step(g, net.init_state(g))[0])
+
+
+def test_step_rejects_state_of_another_size():
+    net = LSTMOptimizer()
+    with pytest.raises(ValueError, match="init_state"):
+        net.step(torch.ones(5), net.init_state(torch.ones(4)))
+
+
+def test_evaluate_returns_loss_at_every_step():
+    problem = sample_quadratics(batch=3, dim=4, generator=0)
+    losses = evaluate(LSTMOptimizer(), problem, steps=6)
+    assert losses.shape == (7, 3)
+    torch.testing.assert_close(losses[0], problem.loss(problem.initial_params()))
+
+
+def _meta_loss(net, problem):
+    return evaluate(net, problem, 20)[1:].sum(0).mean().item()
+
+
+def test_meta_training_lowers_the_meta_loss_on_a_tiny_problem():
+    torch.manual_seed(0)
+    net = LSTMOptimizer(hidden_size=8)
+    held_out = sample_quadratics(batch=16, dim=3, generator=123)
+    before = _meta_loss(net, held_out)
+    meta_train(net, quadratic_family(batch=16, dim=3), 15, steps=20, unroll=5, meta_lr=1e-2, progress=False)
+    assert _meta_loss(net, held_out) < 0.8 * before
+
+
+def test_meta_training_keeps_the_best_validation_weights():
+    torch.manual_seed(0)
+    net = LSTMOptimizer(hidden_size=8)
+    val = [sample_quadratics(batch=8, dim=3, generator=5)]
+    log = meta_train(
+        net, quadratic_family(batch=8, dim=3), 6, steps=10, unroll=5, meta_lr=1e-2,
+        validation=val, eval_every=2, progress=False,
+    )
+    assert log.val_epochs == [2, 4, 6]
+    assert log.best_score == min(log.val_scores)
+    assert validation_score(net, val, 10) == pytest.approx(log.best_score)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"steps": 100, "unroll": 30}, "unroll=30 must divide steps=100"),
+        ({"meta_lr": 0.0}, "meta_lr must be a positive"),
+        ({"meta_lr": -1e-3}, "meta_lr must be a positive"),
+        ({"clip_grad_norm": -1.0}, "clip_grad_norm must be a positive"),
+    ],
+)
+def test_meta_training_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        meta_train(LSTMOptimizer(), quadratic_family(batch=2, dim=2), 1, progress=False, **kwargs)
+
+
+class _ExplodesAfter(Problem):
+    """f(θ) = Σθ² until step `bad`, then NaN: a stand-in for an optimizee that blows up."""
+
+    def __init__(self, bad: int):
+        self.bad = bad
+
+    def initial_params(self):
+        return torch.ones(1, 3)
+
+    def loss(self, theta, step):
+        value = theta.pow(2).sum(-1)
+        return value * math.nan if step >= self.bad else value
+
+
+def test_nan_during_meta_training_names_the_iteration():
+    with pytest.raises(FloatingPointError, match=r"meta-epoch 1, unroll 3 \(meta-iteration 3\)"):
+        meta_train(LSTMOptimizer(), lambda g: _ExplodesAfter(bad=12), 1, steps=20, unroll=5, progress=False)
+
+
+def test_quadratic_closed_form_gradient_matches_autograd():
+    problem = sample_quadratics(batch=4, dim=5, generator=1)
+    theta = torch.randn(4, 5)
+    loss, grad = problem.loss_and_grad(theta)
+    loss_ag, grad_ag = Problem.loss_and_grad(problem, theta, 0)
+    torch.testing.assert_close(loss, loss_ag)
+    torch.testing.assert_close(grad, grad_ag)
+
+
+def test_quadratic_loss_is_zero_at_the_solution():
+    problem = sample_quadratics(batch=2, dim=3, generator=2)
+    solution = torch.linalg.solve(problem.W, problem.y)
+    assert problem.loss(solution).abs().max() < 1e-8
+
+
+def test_quadratics_are_reproducible_from_a_seed_and_shape_checked():
+    a, b = sample_quadratics(batch=2, dim=3, generator=7), sample_quadratics(batch=2, dim=3, generator=7)
+    assert torch.equal(a.W, b.W) and torch.equal(a.theta0, b.theta0)
+    with pytest.raises(ValueError, match=r"y must have shape \(2, 3\)"):
+        type(a)(a.W, torch.zeros(2, 4), a.theta0)
+    with pytest.raises(ValueError, match="batch must be a positive integer"):
+        sample_quadratics(batch=0)
