@@ -3,6 +3,16 @@
 The public API is re-exported here and documented on the book's API page.
 """
 
+from l2l import baselines
+from l2l.baselines import lr_grid, tune_baselines, tune_learning_rate
+from l2l.learned_optimizer import (
+    LSTMOptimizer,
+    MetaTrainLog,
+    evaluate,
+    meta_train,
+    preprocess_gradients,
+    validation_score,
+)
 from l2l.no_free_lunch import (
     Descent,
     RandomSearch,
@@ -13,16 +23,6 @@ from l2l.no_free_lunch import (
     is_valley,
     sample_distribution,
     summed_distribution,
-)
-from l2l import baselines
-from l2l.baselines import lr_grid, tune_baselines, tune_learning_rate
-from l2l.learned_optimizer import (
-    LSTMOptimizer,
-    MetaTrainLog,
-    evaluate,
-    meta_train,
-    preprocess_gradients,
-    validation_score,
 )
 from l2l.plotting import loss_curves, use_style
 from l2l.problems import Problem, QuadraticProblem, quadratic_family, sample_quadratics

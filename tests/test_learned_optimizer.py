@@ -69,7 +69,8 @@ def test_output_scale_multiplies_the_update():
     scaled = LSTMOptimizer(output_scale=0.1)
     scaled.load_state_dict(net.state_dict())
     g = torch.randn(9)
-    torch.testing.assert_close(scaled.step(g, scaled.init_state(g))[0], 0.1 * net.step(g, net.init_state(g))[0])
+    expected = 0.1 * net.step(g, net.init_state(g))[0]
+    torch.testing.assert_close(scaled.step(g, scaled.init_state(g))[0], expected)
 
 
 def test_step_rejects_state_of_another_size():
