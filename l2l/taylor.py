@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from torch.func import grad, jvp, vjp, vmap
+from torch.func import functional_call, grad, jvp, vjp, vmap
 
 from l2l import _checks
 
@@ -55,7 +55,10 @@ __all__ = [
     "leading_terms",
     "predicted_meta_gradients",
     "loglog_slope",
+    "fitted_coefficients",
     "taylor_check",
+    "flat_mse_loss",
+    "gradient_alignment",
     "circle_loss",
     "circle_distance",
 ]
@@ -79,6 +82,28 @@ def coefficients(k: int) -> dict[str, tuple[float, float]]:
         "fomaml": (1.0, float(k - 1)),
         "reptile": (float(k), k * (k - 1) / 2),
     }
+
+
+def flat_mse_loss(model: torch.nn.Module) -> tuple[Loss, torch.Tensor]:
+    """The squared error of ``model`` as a function of one flat parameter vector.
+
+    Returns ``(loss, phi)``: ``loss(phi, x, y) = mean((model_phi(x) − y)²)``, where ``phi`` holds
+    all of the model's parameters in ``named_parameters`` order, and the model's current
+    parameters as such a vector (detached). Flat vectors make Hessian-vector products and norms
+    one-liners.
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    named = [(name, p.shape) for name, p in model.named_parameters()]
+    sizes = [shape.numel() for _, shape in named]
+
+    def loss(phi, x, y):
+        pieces = torch.split(phi, sizes)
+        params = {name: piece.view(shape) for (name, shape), piece in zip(named, pieces, strict=True)}
+        return ((functional_call(model, params, (x,)) - y) ** 2).mean()
+
+    phi = torch.cat([p.detach().flatten() for p in model.parameters()])
+    return loss, phi
 
 
 def _sgd(loss: Loss, phi, xs, ys, alpha: float):
@@ -177,6 +202,23 @@ def leading_terms(loss: Loss, phi, xs, ys) -> LeadingTerms:
     return LeadingTerms(avg_grad.mean(0), avg_grad_inner.mean(0))
 
 
+def gradient_alignment(loss: Loss, phi, xs, ys) -> torch.Tensor:
+    """Mean inner product ḡ_i · ḡ_j of two different minibatches' gradients of the same task.
+
+    Averaged over draws and ordered pairs i ≠ j. Its gradient in φ is 2 · AvgGradInner (the sum
+    H̄_i ḡ_j + H̄_j ḡ_i is ∇(ḡ_i · ḡ_j)), so a step along −AvgGradInner raises it: the term that
+    makes a step on one minibatch help on another (Nichol et al. 2018, section 5.1).
+    """
+    k = _check_draws(phi, xs, ys)
+
+    def one_draw(x, y):
+        gbar = vmap(grad(loss), in_dims=(None, 0, 0))(phi, x, y)
+        gram = gbar @ gbar.T
+        return (gram.sum() - gram.diagonal().sum()) / (k * (k - 1))
+
+    return vmap(one_draw)(xs, ys).mean()
+
+
 def predicted_meta_gradients(terms: LeadingTerms, k: int, alpha: float) -> dict[str, torch.Tensor]:
     """c0 · AvgGrad − c1 · α · AvgGradInner for each method (the O(α²) remainder dropped)."""
     alpha = _checks.positive_float("alpha", alpha)
@@ -191,9 +233,7 @@ def loglog_slope(x, y) -> float:
     x = torch.as_tensor(x, dtype=torch.float64).flatten()
     y = torch.as_tensor(y, dtype=torch.float64).flatten()
     if x.numel() != y.numel() or x.numel() < 2:
-        raise ValueError(
-            f"need two or more (x, y) pairs of equal length, got {x.numel()} and {y.numel()}"
-        )
+        raise ValueError(f"need two or more (x, y) pairs of equal length, got {x.numel()} and {y.numel()}")
     if not (bool((x > 0).all()) and bool((y > 0).all())):
         raise ValueError("a log-log slope needs positive x and y")
     lx, ly = x.log(), y.log()
@@ -209,7 +249,8 @@ class TaylorCheck:
     ``rel_err[m][a]`` = ‖measured − predicted α-coefficient‖ / ‖predicted‖, where the measured
     coefficient is (exact − c0 · AvgGrad)/(−α) and the predicted one c1 · AvgGradInner;
     ``slope[m]`` = log-log slope of the remainder against α over the step sizes inside
-    ``fit_range`` (2 for an O(α²) remainder).
+    ``fit_range`` (2 for an O(α²) remainder); ``fitted[m]`` = the coefficients (c0, c1) read off
+    the exact meta-gradient at the smallest α (:func:`fitted_coefficients`).
     """
 
     k: int
@@ -219,6 +260,35 @@ class TaylorCheck:
     remainder: dict[str, torch.Tensor]
     rel_err: dict[str, torch.Tensor]
     slope: dict[str, float]
+    fitted: dict[str, tuple[float, float]]
+
+
+def fitted_coefficients(exact: torch.Tensor, terms: LeadingTerms, alpha: float) -> tuple[float, float]:
+    """The (c0, c1) that best explain ``exact`` as c0 · AvgGrad − c1 · α · AvgGradInner.
+
+    A least-squares fit over the p coordinates; at small α it recovers the expansion's
+    coefficients up to O(α) (the remainder's share).
+    """
+    alpha = _checks.positive_float("alpha", alpha)
+    basis = torch.stack([terms.avg_grad, -alpha * terms.avg_grad_inner], dim=1)
+    c0, c1 = torch.linalg.lstsq(basis, exact[:, None]).solution[:, 0].tolist()
+    return c0, c1
+
+
+def _compare(exact, terms: LeadingTerms, k: int, alpha: float):
+    """Remainder norm and relative error of the α-coefficient, per method, at one α."""
+    predicted = predicted_meta_gradients(terms, k, alpha)
+    norm = torch.linalg.vector_norm
+    out = {}
+    for name, (c0, c1) in coefficients(k).items():
+        if not bool(torch.isfinite(exact[name]).all()):
+            raise FloatingPointError(
+                f"{name}'s meta-gradient is not finite at alpha = {alpha}; use a smaller alpha"
+            )
+        measured = (exact[name] - c0 * terms.avg_grad) / (-alpha)
+        wanted = c1 * terms.avg_grad_inner
+        out[name] = (norm(exact[name] - predicted[name]), norm(measured - wanted) / norm(wanted))
+    return out
 
 
 def taylor_check(
@@ -234,36 +304,25 @@ def taylor_check(
     low, high = (float(a) for a in fit_range)
     inside = (alphas >= low * (1 - 1e-9)) & (alphas <= high * (1 + 1e-9))
     if int(inside.sum()) < 2:
-        raise ValueError(
-            f"fit_range {fit_range} must hold two or more of the alphas {alphas.tolist()}"
-        )
+        raise ValueError(f"fit_range {fit_range} must hold two or more of the alphas {alphas.tolist()}")
     k = _check_draws(phi, xs, ys)
     terms = leading_terms(loss, phi, xs, ys)
-    remainder = {name: [] for name in METHODS}
-    rel_err = {name: [] for name in METHODS}
-    for alpha in alphas.tolist():
-        exact = expected_meta_gradients(loss, phi, xs, ys, alpha)
-        predicted = predicted_meta_gradients(terms, k, alpha)
-        for name, (c0, c1) in coefficients(k).items():
-            if not bool(torch.isfinite(exact[name]).all()):
-                raise FloatingPointError(
-                    f"{name}'s meta-gradient is not finite at alpha = {alpha}; use a smaller alpha"
-                )
-            remainder[name].append(torch.linalg.vector_norm(exact[name] - predicted[name]))
-            measured = (exact[name] - c0 * terms.avg_grad) / (-alpha)
-            wanted = c1 * terms.avg_grad_inner
-            rel_err[name].append(
-                torch.linalg.vector_norm(measured - wanted) / torch.linalg.vector_norm(wanted)
-            )
-    remainder = {name: torch.stack(r).cpu() for name, r in remainder.items()}
+    exacts = [expected_meta_gradients(loss, phi, xs, ys, alpha) for alpha in alphas.tolist()]
+    rows = [_compare(exact, terms, k, alpha) for exact, alpha in zip(exacts, alphas.tolist(), strict=True)]
+    smallest = int(alphas.argmin())
+    fitted = {
+        name: fitted_coefficients(exacts[smallest][name], terms, float(alphas[smallest])) for name in METHODS
+    }
+    remainder = {name: torch.stack([row[name][0] for row in rows]).cpu() for name in METHODS}
     return TaylorCheck(
         k=k,
         alphas=alphas,
         fit_range=(low, high),
         terms=terms,
         remainder=remainder,
-        rel_err={name: torch.stack(r).cpu() for name, r in rel_err.items()},
+        rel_err={name: torch.stack([row[name][1] for row in rows]).cpu() for name in METHODS},
         slope={name: loglog_slope(alphas[inside], r[inside]) for name, r in remainder.items()},
+        fitted=fitted,
     )
 
 

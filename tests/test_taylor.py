@@ -11,6 +11,9 @@ from l2l.taylor import (
     circle_loss,
     coefficients,
     expected_meta_gradients,
+    fitted_coefficients,
+    flat_mse_loss,
+    gradient_alignment,
     leading_terms,
     loglog_slope,
     meta_gradients,
@@ -89,6 +92,8 @@ def test_quadratic_k2_remainder_is_known():
         (g1, h1), (g2, h2) = closed_form(phi, x[0], y[0]), closed_form(phi, x[1], y[1])
         remainder = remainder + alpha**2 * (h1 @ h2 @ g1 + h2 @ h1 @ g2) / 2
     torch.testing.assert_close(exact["maml"] - predicted["maml"], remainder / 4)
+    terms = leading_terms(linear_mse, phi, xs, ys)
+    assert fitted_coefficients(exact["reptile"], terms, alpha) == pytest.approx((2.0, 1.0))
 
 
 def tanh_loss(phi, x, y):
@@ -104,6 +109,8 @@ def test_taylor_check_sees_an_alpha_squared_remainder():
         assert abs(check.slope[name] - 2) < 0.1, (name, check.slope[name])
         assert check.rel_err[name][0] < check.rel_err[name][1] < 0.05
         assert check.remainder[name].shape == (4,)
+        c0, c1 = coefficients(3)[name]
+        assert check.fitted[name] == pytest.approx((c0, c1), rel=1e-2)
 
 
 def test_taylor_check_arguments_and_blow_up():
@@ -143,3 +150,27 @@ def test_circle_loss_is_scaled_squared_distance_and_descent_projects():
         phi = phi - 0.1 * torch.func.grad(circle_loss)(phi, centre, radius, scale)
     direction = (start - centre) / torch.linalg.vector_norm(start - centre)
     torch.testing.assert_close(phi, centre + radius * direction)
+
+
+def test_flat_mse_loss_matches_the_module():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
+    model = model.double()
+    loss, phi = flat_mse_loss(model)
+    assert phi.shape == (2 * 3 + 3 + 3 + 1,) and not phi.requires_grad
+    x, y = torch.randn(7, 2, dtype=DT), torch.randn(7, 1, dtype=DT)
+    with torch.no_grad():
+        want = ((model(x) - y) ** 2).mean()
+    torch.testing.assert_close(loss(phi, x, y), want)
+    moved = loss(phi + 0.1, x, y)  # phi, not the module's own weights, is what counts
+    assert not torch.isclose(moved, want)
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        flat_mse_loss(lambda x: x)
+
+
+def test_avg_grad_inner_is_half_the_gradient_of_the_alignment():
+    phi, xs, ys = draws(n=5, k=3)
+    phi = 0.3 * phi
+    terms = leading_terms(tanh_loss, phi, xs, ys)
+    slope = torch.func.grad(lambda p: gradient_alignment(tanh_loss, p, xs, ys))(phi)
+    torch.testing.assert_close(slope / 2, terms.avg_grad_inner)
