@@ -3,7 +3,7 @@
 The public API is re-exported here and documented on the book's API page.
 """
 
-from l2l import baselines
+from l2l import baselines, reptile, taylor
 from l2l.baselines import lr_grid, tune_baselines, tune_learning_rate
 from l2l.learned_optimizer import (
     LSTMOptimizer,
@@ -26,7 +26,9 @@ from l2l.no_free_lunch import (
 )
 from l2l.plotting import loss_curves, use_style
 from l2l.problems import Problem, QuadraticProblem, quadratic_family, sample_quadratics
+from l2l.reptile import linear_anneal, reptile_step, reptile_step_serial, train_reptile
 from l2l.results import record
 from l2l.runtime import default_device
+from l2l.taylor import expected_meta_gradients, leading_terms, taylor_check
 
 __version__ = "0.1.0"
