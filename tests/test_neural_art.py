@@ -1,0 +1,121 @@
+import pytest
+import torch
+
+from l2l import neural_art as na
+
+
+def test_gram_matrix_matches_hand_computed_values():
+    # one image, two channels, two positions: F = [[1, 2], [3, 4]], G = F Fᵀ / 2
+    features = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
+    expected = torch.tensor([[[5.0, 11.0], [11.0, 25.0]]]) / 2
+    torch.testing.assert_close(na.gram_matrix(features), expected)
+
+
+def test_gram_matrix_is_per_position_average_so_size_does_not_matter():
+    features = torch.rand(2, 3, 4, 5)
+    tiled = features.repeat(1, 1, 2, 3)  # the same statistics over six times the area
+    torch.testing.assert_close(na.gram_matrix(tiled), na.gram_matrix(features))
+
+
+def test_total_variation_matches_hand_computed_value():
+    image = torch.tensor([[[[0.0, 1.0], [3.0, 5.0]]]])
+    # vertical differences 3, 4 -> mean square 12.5; horizontal 1, 2 -> 2.5; TV = (12.5 + 2.5) / 2
+    torch.testing.assert_close(na.total_variation(image), torch.tensor([7.5]))
+    assert na.total_variation(torch.full((2, 3, 4, 4), 0.3)).abs().max() == 0
+
+
+def test_shape_checks_name_the_bad_argument():
+    with pytest.raises(ValueError, match="features must have shape"):
+        na.gram_matrix(torch.ones(2, 3))
+    with pytest.raises(TypeError, match="images must be a torch.Tensor"):
+        na.total_variation([[0.0]])
+    with pytest.raises(ValueError, match="unknown split 'dev'"):
+        na.content_images("dev")
+    with pytest.raises(ValueError, match="unknown style 'astronaut'"):
+        na.style_image("astronaut")
+
+
+def _tiny_problem(dtype=torch.float64, batch=2, size=8):
+    gen = torch.Generator().manual_seed(3)
+    features = na.RandomFeatures((4, 6, 6), seed=1).to(dtype)
+    content = torch.rand(batch, 3, size, size, generator=gen, dtype=dtype)
+    style = torch.rand(3, size, size, generator=gen, dtype=dtype)
+    theta0 = torch.rand(batch, 3 * size * size, generator=gen, dtype=dtype)
+    return na.StyleTransferProblem(content, style, features, theta0, na.ArtWeights(1.0, 10.0, 0.5))
+
+
+def test_objective_gradient_matches_finite_differences():
+    problem = _tiny_problem(batch=1, size=6)
+    theta = problem.initial_params().requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: problem.loss(t), (theta,), eps=1e-6, atol=1e-6)
+    # and the Problem's (loss, grad) pair agrees with the loss it wraps
+    value, grad = problem.loss_and_grad(problem.initial_params(), 0)
+    torch.testing.assert_close(value, problem.loss(problem.initial_params()))
+    assert grad.shape == theta.shape and not grad.requires_grad
+
+
+def test_objective_is_the_weighted_sum_of_its_terms_and_zero_content_loss_at_the_content():
+    problem = _tiny_problem()
+    theta = torch.rand(2, 3 * 8 * 8, dtype=torch.float64)
+    terms, w = problem.terms(theta), problem.weights
+    expected = w.content * terms["content"] + w.style * terms["style"] + w.tv * terms["tv"]
+    torch.testing.assert_close(problem.loss(theta), expected)
+    gen = torch.Generator().manual_seed(3)
+    content = torch.rand(2, 3, 8, 8, generator=gen, dtype=torch.float64)  # the same draw as _tiny_problem
+    assert problem.terms(content.flatten(1))["content"].abs().max() == 0
+    assert problem.terms(theta)["content"].min() > 0
+
+
+def test_feature_network_is_fixed_and_seeded():
+    problem = _tiny_problem()
+    before = [p.clone() for p in problem.features.parameters()]
+    assert not any(p.requires_grad for p in problem.features.parameters())
+    loss, grad = problem.loss_and_grad(problem.initial_params(), 0)
+    loss.sum().backward()
+    assert all(p.grad is None for p in problem.features.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, problem.features.parameters()))
+    same, other = na.RandomFeatures((4, 6, 6), seed=1), na.RandomFeatures((4, 6, 6), seed=2)
+    assert all(torch.equal(a, b.float()) for a, b in zip(same.parameters(), problem.features.parameters()))
+    assert not torch.equal(same.convs[0].weight, other.convs[0].weight)
+
+
+def test_feature_maps_are_multi_scale():
+    maps = na.RandomFeatures((4, 6, 8))(torch.rand(1, 3, 16, 16))
+    assert [tuple(m.shape[1:]) for m in maps] == [(4, 16, 16), (6, 8, 8), (8, 4, 4)]
+
+
+def test_problem_rejects_theta0_of_the_wrong_shape():
+    features = na.RandomFeatures((4,))
+    with pytest.raises(ValueError, match="theta0 must have shape"):
+        na.StyleTransferProblem(torch.rand(2, 3, 4, 4), torch.rand(3, 4, 4), features, torch.rand(2, 47))
+
+
+def test_crops_tile_the_image():
+    image = torch.arange(3 * 4 * 6, dtype=torch.float32).reshape(3, 4, 6)
+    out = na.crops(image, 2, 2)
+    assert out.shape == (6, 3, 2, 2)
+    torch.testing.assert_close(out[4], image[:, 2:4, 2:4])
+    with pytest.raises(ValueError, match="size=5 exceeds"):
+        na.crops(image, 5)
+
+
+def test_photographs_and_splits():
+    camera = na.load_photo("camera", downscale=4)
+    assert camera.shape == (3, 128, 128) and 0 <= camera.min() and camera.max() <= 1
+    torch.testing.assert_close(camera[0], camera[2])  # grey-level photograph, repeated
+    splits = [set(v) for v in na.CONTENT_SPLITS.values()]
+    assert sum(map(len, splits)) == len(set().union(*splits))  # no photograph in two splits
+    assert not set(na.STYLES) & set().union(*splits)
+    assert na.style_image("ihc", 32).shape == (3, 32, 32)
+
+
+def test_short_training_writes_weights_that_load_safely(tmp_path):
+    config = {"size": 16, "steps": 4, "unroll": 2, "round_epochs": 1, "n_validation": 2}
+    net, info = na.train_neural_art(2, config=config, checkpoint=tmp_path / "opt.pt", progress=False)
+    assert info["epochs"] == [1, 2] and len(info["val_scores"]) == 2
+    loaded, saved = na.load_optimizer(tmp_path / "opt.pt")
+    assert saved["best_epoch"] == info["best_epoch"] and saved["config"]["size"] == 16
+    for a, b in zip(net.state_dict().values(), loaded.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(FileNotFoundError, match="python -m l2l.train neural_art"):
+        na.load_optimizer(tmp_path / "missing.pt")
