@@ -3,7 +3,7 @@
 The public API is re-exported here and documented on the book's API page.
 """
 
-from l2l import baselines, reptile, taylor
+from l2l import baselines, maml, reptile, tasks, taylor
 from l2l.baselines import lr_grid, tune_baselines, tune_learning_rate
 from l2l.learned_optimizer import (
     LSTMOptimizer,
@@ -12,6 +12,18 @@ from l2l.learned_optimizer import (
     meta_train,
     preprocess_gradients,
     validation_score,
+)
+from l2l.maml import (
+    AdaptationCurve,
+    adapt,
+    adapt_tasks,
+    adaptation_losses,
+    evaluate_adaptation,
+    maml_gradient,
+    maml_loss,
+    parameters_of,
+    summarize_adaptation,
+    tune_step_size,
 )
 from l2l.no_free_lunch import (
     Descent,
@@ -29,6 +41,7 @@ from l2l.problems import Problem, QuadraticProblem, quadratic_family, sample_qua
 from l2l.reptile import linear_anneal, reptile_step, reptile_step_serial, train_reptile
 from l2l.results import record
 from l2l.runtime import default_device
+from l2l.tasks import LinearTasks, SineTasks, TaskBatch
 from l2l.taylor import expected_meta_gradients, leading_terms, taylor_check
 
 __version__ = "0.1.0"

@@ -1,0 +1,256 @@
+"""MAML: inner adaptation, evaluation of adaptation, and the meta-gradient checked three ways.
+
+The reference implementation in this file (``loop_meta_gradient``) is the per-task
+clone-and-adapt loop of common libraries, written with plain autograd: the batched ``vmap``
+version must give the same meta-gradient.
+"""
+
+
+import pytest
+import torch
+from torch import nn
+
+from l2l.maml import (
+    adapt,
+    adapt_tasks,
+    adaptation_losses,
+    evaluate_adaptation,
+    maml_gradient,
+    maml_loss,
+    mse,
+    parameters_of,
+    summarize_adaptation,
+    tune_step_size,
+)
+from l2l.tasks import LinearTasks, SineTasks, TaskBatch
+
+
+def tiny_net(dtype=torch.float64, hidden=5, seed=0):
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
+                        nn.Linear(hidden, 1))
+    return net.to(dtype)
+
+
+def sine_batch(n=4, k=6, dtype=torch.float64, seed=0):
+    return SineTasks().sample(n, k, k + 1, generator=seed, dtype=dtype)
+
+
+def loop_meta_gradient(model, params, batch, inner_lr, inner_steps, first_order):
+    """Reference: for each task, clone θ, adapt with autograd, sum query losses, backward."""
+    theta = {n: p.detach().clone().requires_grad_() for n, p in params.items()}
+    total = 0.0
+    for i in range(len(batch)):
+        fast = dict(theta)
+        for _ in range(inner_steps):
+            loss = mse(torch.func.functional_call(model, fast, (batch.x_support[i],)),
+                       batch.y_support[i])
+            grads = torch.autograd.grad(loss, list(fast.values()), create_graph=not first_order)
+            fast = {n: p - inner_lr * g for (n, p), g in zip(fast.items(), grads, strict=True)}
+        total = total + mse(torch.func.functional_call(model, fast, (batch.x_query[i],)),
+                            batch.y_query[i])
+    total = total / len(batch)
+    grads = torch.autograd.grad(total, list(theta.values()))
+    return dict(zip(theta, grads, strict=True)), total.detach()
+
+
+# --- inner adaptation -------------------------------------------------------------------------
+
+
+def test_adapt_is_sgd():
+    net = tiny_net()
+    params = parameters_of(net)
+    batch = sine_batch()
+    x, y = batch.x_support[0], batch.y_support[0]
+    adapted = adapt(net, params, x, y, lr=0.05, steps=3)
+    manual = {n: p.clone().requires_grad_() for n, p in params.items()}
+    for _ in range(3):
+        loss = mse(torch.func.functional_call(net, manual, (x,)), y)
+        grads = torch.autograd.grad(loss, list(manual.values()))
+        manual = {n: (p - 0.05 * g).detach().requires_grad_()
+                  for (n, p), g in zip(manual.items(), grads, strict=True)}
+    for name in params:
+        torch.testing.assert_close(adapted[name], manual[name].detach())
+    # functional: the inputs are untouched; zero steps give the initialisation back
+    assert all(torch.equal(params[n], p) for n, p in parameters_of(net).items())
+    same = adapt(net, params, x, y, lr=0.05, steps=0)
+    assert all(torch.equal(same[n], params[n]) for n in params)
+
+
+def test_adapt_tasks_equals_adapt_per_task():
+    net = tiny_net()
+    params = parameters_of(net)
+    batch = sine_batch(n=5)
+    batched = adapt_tasks(net, params, batch.x_support, batch.y_support, lr=0.1, steps=2)
+    for i in range(5):
+        one = adapt(net, params, batch.x_support[i], batch.y_support[i], lr=0.1, steps=2)
+        for name in params:
+            assert batched[name].shape == (5, *params[name].shape)
+            torch.testing.assert_close(batched[name][i], one[name])
+
+
+def test_adaptation_losses_on_a_line_match_closed_form():
+    """For y = w x (no bias) the SGD iterates are known: w_t − w* = (1 − α h)^t (w_0 − w*)."""
+    net = nn.Linear(1, 1, bias=False).double()
+    params = {"weight": torch.zeros(1, 1, dtype=torch.float64)}
+    tasks = LinearTasks(intercept_std=0.0, intercept_mean=0.0, noise_std=0.0)
+    batch = tasks.sample(7, k_support=4, k_query=9, generator=0, dtype=torch.float64)
+    lr, steps = 0.3, 6
+    losses = adaptation_losses(net, params, batch, lr=lr, steps=steps)
+    assert losses.shape == (steps + 1, 7)
+    slope = batch.params["slope"]
+    h = 2 * (batch.x_support**2).mean(dim=(1, 2))
+    mq = (batch.x_query**2).mean(dim=(1, 2))
+    for t in range(steps + 1):
+        w = slope - (1 - lr * h) ** t * slope
+        torch.testing.assert_close(losses[t], (w - slope) ** 2 * mq)
+
+
+def test_divergence_is_counted_not_hidden():
+    net = nn.Linear(1, 1).double()
+    params = parameters_of(net)
+    batch = LinearTasks(x_scales=(0.5, 5.0)).sample(40, 10, generator=0, dtype=torch.float64)
+    curve = summarize_adaptation(adaptation_losses(net, params, batch, lr=0.4, steps=40))
+    big = int((batch.params["scale"] == 5.0).sum())
+    assert curve.diverged[-1] == big and 0 < big < 40
+    small = batch.params["scale"] == 0.5
+    assert (curve.losses[-1][small] < curve.losses[0][small]).all()  # the others converge
+    assert curve.mean[-1] > 1e6 * curve.losses[-1][small].max()  # diverged tasks dominate the mean
+    assert curve.at(0)["diverged"] == 0
+
+
+def test_summary_numbers():
+    losses = torch.tensor([[1.0, 2.0, 3.0, 4.0], [0.5, 0.5, 0.5, 0.5]])
+    s = summarize_adaptation(losses, lr=0.1)
+    assert s.mean.tolist() == [2.5, 0.5] and s.median.tolist() == [2.0, 0.5]
+    assert abs(s.ci95[0] - 1.96 * torch.tensor([1.0, 2, 3, 4], dtype=torch.float64).std() / 2) < 1e-12
+    assert s.ci95[1] == 0 and s.steps == 1 and s.lr == 0.1
+
+
+def test_evaluate_adaptation_pairs_tasks_by_seed():
+    net = tiny_net(torch.float32, hidden=8)
+    params = parameters_of(net)
+    a = evaluate_adaptation(net, params, SineTasks(), lr=0.01, steps=2, n_tasks=30, generator=5)
+    b = evaluate_adaptation(net, params, SineTasks(), lr=0.01, steps=2, n_tasks=30, generator=5)
+    assert a.losses.shape == (3, 30)
+    torch.testing.assert_close(a.losses, b.losses)
+    grid = torch.linspace(-5, 5, 50)
+    c = evaluate_adaptation(net, params, SineTasks(), lr=0.01, steps=1, n_tasks=3, query_x=grid)
+    assert c.losses.shape == (2, 3)
+
+
+def test_tune_step_size_picks_the_best_candidate():
+    net = nn.Linear(1, 1)
+    params = parameters_of(net)
+    tasks = LinearTasks()
+    best, scores = tune_step_size(net, params, tasks, [1e-4, 0.1, 0.4], steps=5, n_tasks=50)
+    assert set(scores) == {1e-4, 0.1, 0.4} and best == min(scores, key=scores.get)
+    assert best != 1e-4
+
+
+# --- the meta-gradient -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_meta_gradient_matches_finite_differences(steps):
+    net = tiny_net(hidden=4)
+    params = parameters_of(net)
+    batch = sine_batch(n=3, k=5)
+    kw = dict(inner_lr=0.05, inner_steps=steps)
+    grads, _ = maml_gradient(net, params, batch, **kw)
+    eps = 1e-6
+    for name, p in params.items():
+        for idx in [tuple(0 for _ in p.shape), tuple(s - 1 for s in p.shape)]:
+            plus = {n: q.clone() for n, q in params.items()}
+            minus = {n: q.clone() for n, q in params.items()}
+            plus[name][idx] += eps
+            minus[name][idx] -= eps
+            fd = (maml_loss(net, plus, batch, **kw) - maml_loss(net, minus, batch, **kw)) / (2 * eps)
+            assert abs(fd - grads[name][idx]) < 1e-7 * max(1.0, abs(fd)), (name, idx)
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+@pytest.mark.parametrize("steps", [1, 3])
+def test_batched_meta_gradient_equals_per_task_loop(first_order, steps):
+    net = tiny_net(hidden=6)
+    params = parameters_of(net)
+    batch = sine_batch(n=5, k=10)
+    kw = dict(inner_lr=0.01, inner_steps=steps, first_order=first_order)
+    grads, loss = maml_gradient(net, params, batch, **kw)
+    ref, ref_loss = loop_meta_gradient(net, params, batch, 0.01, steps, first_order)
+    assert abs(loss - ref_loss) < 1e-6
+    for name in params:
+        assert (grads[name] - ref[name]).abs().max() < 1e-6, name
+
+
+def test_float32_batched_equals_loop_on_the_paper_network():
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 1))
+    params = parameters_of(net)
+    batch = SineTasks().sample(25, 10, generator=2)
+    grads, _ = maml_gradient(net, params, batch, inner_lr=0.01)
+    ref, _ = loop_meta_gradient(net, params, batch, 0.01, 1, False)
+    for name in params:
+        assert (grads[name] - ref[name]).abs().max() < 1e-5 * (1 + ref[name].abs().max()), name
+
+
+def test_fomaml_differs_from_maml_by_the_hessian_term():
+    """On a quadratic the difference is known: for linear regression y = θ·φ with squared loss,
+    the support loss has Hessian H_s = (2/K) Φ_sᵀΦ_s, and after one step θ' = θ − α∇L_s(θ)
+    g_MAML = (I − α H_s) ∇L_q(θ') while g_FOMAML = ∇L_q(θ'): their difference is −α H_s g_FOMAML."""
+    torch.manual_seed(3)
+    dim, k, alpha = 4, 6, 0.1
+    net = nn.Linear(dim, 1, bias=False).double()
+    params = {"weight": torch.randn(1, dim, dtype=torch.float64)}
+    xs, xq = torch.randn(2, k, dim, dtype=torch.float64), torch.randn(2, k, dim, dtype=torch.float64)
+    ys, yq = torch.randn(2, k, 1, dtype=torch.float64), torch.randn(2, k, 1, dtype=torch.float64)
+    batch = TaskBatch(xs, ys, xq, yq, {})
+    maml, _ = maml_gradient(net, params, batch, inner_lr=alpha)
+    fomaml, _ = maml_gradient(net, params, batch, inner_lr=alpha, first_order=True)
+    theta = params["weight"][0]
+    expected_fo, expected_diff = torch.zeros(dim, dtype=torch.float64), torch.zeros(dim, dtype=torch.float64)
+    for i in range(2):
+        hs = 2 / k * xs[i].T @ xs[i]
+        hq = 2 / k * xq[i].T @ xq[i]
+        adapted = theta - alpha * (hs @ theta - 2 / k * xs[i].T @ ys[i, :, 0])
+        g_fo = hq @ adapted - 2 / k * xq[i].T @ yq[i, :, 0]
+        expected_fo += g_fo / 2
+        expected_diff += -alpha * hs @ g_fo / 2
+    torch.testing.assert_close(fomaml["weight"][0], expected_fo)
+    torch.testing.assert_close((maml["weight"] - fomaml["weight"])[0], expected_diff)
+    assert expected_diff.norm() > 1e-3  # the Hessian term is not negligible here
+
+
+def test_zero_inner_lr_is_joint_training():
+    net = tiny_net()
+    params = parameters_of(net)
+    batch = sine_batch()
+    grads, loss = maml_gradient(net, params, batch, inner_lr=0.0)
+    joint = torch.func.grad(
+        lambda p: torch.stack([mse(torch.func.functional_call(net, p, (batch.x_query[i],)),
+                                   batch.y_query[i]) for i in range(len(batch))]).mean()
+    )(params)
+    for name in params:
+        torch.testing.assert_close(grads[name], joint[name])
+
+
+# --- argument checks --------------------------------------------------------------------------
+
+
+def test_argument_checks():
+    net = tiny_net()
+    params = parameters_of(net)
+    batch = sine_batch()
+    x, y = batch.x_support[0], batch.y_support[0]
+    with pytest.raises(ValueError, match="lr"):
+        adapt(net, params, x, y, lr=-0.1)
+    with pytest.raises(TypeError, match="steps"):
+        adapt(net, params, x, y, lr=0.1, steps=1.5)
+    with pytest.raises(ValueError, match="parameter names"):
+        adapt(net, {"weight": params["0.weight"]}, x, y, lr=0.1)
+    with pytest.raises(TypeError, match="nn.Module"):
+        adapt(lambda v: v, params, x, y, lr=0.1)
+    with pytest.raises(TypeError, match="TaskBatch"):
+        maml_loss(net, params, (x, y), inner_lr=0.1)
+    with pytest.raises(ValueError, match="candidates"):
+        tune_step_size(net, params, SineTasks(), [])
