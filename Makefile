@@ -38,7 +38,7 @@ book-check: $(STAMP)
 	grep -q 'execute_notebooks: "off"' $(NOEXEC)
 	$(BIN)/jupyter-book build . --config $(NOEXEC) --path-output _build/noexec --builder html -W -n --keep-going
 
-browser: $(STAMP)
+browser: book-check
 	$(BIN)/python -m pytest tests/browser -p no:cacheprovider
 
 clean:

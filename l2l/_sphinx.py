@@ -1,0 +1,68 @@
+"""Two Sphinx hooks for the book, listed in ``_config.yml`` under ``sphinx.extra_extensions``.
+
+* ``l2l.name`` links to where ``name`` is documented. The public API is re-exported from
+  ``l2l/__init__.py`` (``l2l.meta_train``), while the API page documents each object in its own
+  module (``l2l.learned_optimizer.meta_train``); a reference to the short name that Sphinx could
+  not find is resolved to the documented one, so docstrings and chapters may write either.
+* Each inline script appears once per page. Sphinx 7.4 adds inline scripts registered after the
+  builder starts a second time (``prepare_writing`` re-adds them with filename ``''`` instead of
+  ``None``, so its duplicate check misses them); sphinx-thebe's ``const THEBE_JS_URL`` then
+  throws "Identifier 'THEBE_JS_URL' has already been declared" in every reader's browser.
+
+Neither does anything outside a Sphinx build.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+
+def documented_name(target: str) -> str | None:
+    """``"l2l.Sweep"`` -> ``"l2l.no_free_lunch.Sweep"``; ``None`` for anything else.
+
+    Only top-level names of ``l2l`` that are defined in one of its modules are rewritten.
+    """
+    package, _, name = target.partition(".")
+    if package != "l2l" or not name or "." in name:
+        return None
+    obj = getattr(importlib.import_module("l2l"), name, None)
+    module = getattr(obj, "__module__", None)
+    if not isinstance(module, str) or not module.startswith("l2l."):
+        return None
+    return f"{module}.{getattr(obj, '__qualname__', name)}"
+
+
+def _resolve_reexport(app, env, node, contnode):
+    """``missing-reference`` handler: retry a ``py`` reference under its documented name."""
+    if node.get("refdomain") != "py":
+        return None
+    target = documented_name(node.get("reftarget", ""))
+    if target is None:
+        return None
+    domain = env.get_domain("py")
+    return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], target, node, contnode)
+
+
+def unique_scripts(scripts: list) -> list:
+    """``scripts`` without repeats: same file (``None`` and ``''`` alike) and same attributes."""
+    seen, unique = set(), []
+    for script in scripts:
+        attributes = getattr(script, "attributes", None) or {}
+        key = (str(getattr(script, "filename", script) or ""), tuple(sorted(attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    return unique
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree):
+    """``html-page-context`` handler: render each script of the page once."""
+    if isinstance(context.get("script_files"), list):
+        context["script_files"] = unique_scripts(context["script_files"])
+
+
+def setup(app):
+    """Register the handlers (Sphinx extension entry point)."""
+    app.connect("missing-reference", _resolve_reexport)
+    app.connect("html-page-context", _dedupe_scripts)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
