@@ -3,7 +3,7 @@
 The public API is re-exported here and documented on the book's API page.
 """
 
-from l2l import baselines, maml, reptile, tasks, taylor
+from l2l import baselines, maml, neural_art, reptile, tasks, taylor
 from l2l.baselines import lr_grid, tune_baselines, tune_learning_rate
 from l2l.learned_optimizer import (
     LSTMOptimizer,
@@ -25,6 +25,7 @@ from l2l.maml import (
     summarize_adaptation,
     tune_step_size,
 )
+from l2l.neural_art import RandomFeatures, StyleTransferProblem, gram_matrix, total_variation
 from l2l.no_free_lunch import (
     Descent,
     RandomSearch,

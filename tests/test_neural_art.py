@@ -119,3 +119,33 @@ def test_short_training_writes_weights_that_load_safely(tmp_path):
         torch.testing.assert_close(a, b)
     with pytest.raises(FileNotFoundError, match="python -m l2l.train neural_art"):
         na.load_optimizer(tmp_path / "missing.pt")
+
+
+def test_final_ratio_picks_the_best_baseline_and_counts_divergence_as_infinite():
+    curves = {
+        "LSTM": torch.tensor([[9.0, 9.0], [1.0, 2.0]]),
+        "Adam": torch.tensor([[9.0, 9.0], [2.0, 2.0]]),
+        "SGD": torch.tensor([[9.0, 9.0], [float("nan"), 0.1]]),
+    }
+    out = na.final_ratio(curves, "LSTM")
+    assert out["best_baseline"] == "Adam"
+    assert out["ratio"] == pytest.approx(0.75)
+    torch.testing.assert_close(out["image_ratios"], torch.tensor([0.5, 1.0], dtype=torch.float64))
+    with pytest.raises(ValueError, match="at least one baseline"):
+        na.final_ratio({"LSTM": curves["LSTM"]}, "LSTM")
+
+
+def test_last_images_are_the_final_iterate():
+    from l2l.baselines import Adam
+    from l2l.learned_optimizer import evaluate
+
+    tiny = _tiny_problem(dtype=torch.float32, batch=1, size=6)
+    theta0 = 0.25 + 0.5 * tiny.theta0  # inside (0, 1), so that clipping for display changes nothing
+    problem = na.StyleTransferProblem(tiny.content, tiny.style, tiny.features, theta0, tiny.weights)
+    with pytest.raises(RuntimeError, match="not been evaluated"):
+        problem.last_images()
+    losses = evaluate(Adam(0.01), problem, 3)
+    images = problem.last_images()
+    assert images.shape == (1, 3, 6, 6)
+    assert not torch.equal(images.flatten(1), theta0)  # it moved
+    torch.testing.assert_close(problem.loss(images.flatten(1)), losses[-1])
