@@ -39,7 +39,7 @@ from l2l.no_free_lunch import (
 )
 from l2l.plotting import loss_curves, use_style
 from l2l.problems import Problem, QuadraticProblem, quadratic_family, sample_quadratics
-from l2l.reptile import linear_anneal, reptile_step, reptile_step_serial, train_reptile
+from l2l.reptile import ReptileResult, linear_anneal, reptile_step, reptile_step_serial, train_reptile
 from l2l.results import record
 from l2l.runtime import default_device
 from l2l.tasks import LinearTasks, SineTasks, TaskBatch

@@ -19,13 +19,18 @@ with ``torch.func.vmap``; :func:`reptile_step_serial` loops over them and gives 
 
 from __future__ import annotations
 
+import time
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch.func import grad, vmap
 from tqdm.auto import tqdm
 
 from l2l import _checks
+from l2l.tasks import TaskBatch
 
 __all__ = [
     "inner_sgd",
@@ -33,6 +38,8 @@ __all__ = [
     "reptile_step",
     "reptile_step_serial",
     "linear_anneal",
+    "task_minibatches",
+    "ReptileResult",
     "train_reptile",
 ]
 
@@ -67,6 +74,18 @@ def _check_step(minibatches, lr, epsilon) -> tuple[float, float]:
     return _checks.positive_float("inner_lr", lr), _checks.in_range("epsilon", epsilon, 0.0, 1.0)
 
 
+def _batched_step(loss: Loss, params: Params, minibatches: tuple, inner_lr: float, epsilon) -> Params:
+    adapted = vmap(inner_sgd, in_dims=(None, None, 0, None))(loss, params, minibatches, inner_lr)
+    return reptile_update(params, adapted, epsilon)
+
+
+def _serial_step(loss: Loss, params: Params, minibatches: tuple, inner_lr: float, epsilon) -> Params:
+    n_tasks = minibatches[0].shape[0]
+    each = [inner_sgd(loss, params, tuple(t[i] for t in minibatches), inner_lr) for i in range(n_tasks)]
+    adapted = {name: torch.stack([w[name] for w in each]) for name in params}
+    return reptile_update(params, adapted, epsilon)
+
+
 def reptile_step(
     loss: Loss, params: Params, minibatches: tuple, *, inner_lr: float, epsilon: float
 ) -> Params:
@@ -76,8 +95,7 @@ def reptile_step(
     of k minibatches per task).
     """
     inner_lr, epsilon = _check_step(minibatches, inner_lr, epsilon)
-    adapted = vmap(inner_sgd, in_dims=(None, None, 0, None))(loss, params, minibatches, inner_lr)
-    return reptile_update(params, adapted, epsilon)
+    return _batched_step(loss, params, minibatches, inner_lr, epsilon)
 
 
 def reptile_step_serial(
@@ -85,12 +103,7 @@ def reptile_step_serial(
 ) -> Params:
     """The same update as :func:`reptile_step`, with a Python loop over the tasks."""
     inner_lr, epsilon = _check_step(minibatches, inner_lr, epsilon)
-    n_tasks = minibatches[0].shape[0]
-    each = [
-        inner_sgd(loss, params, tuple(t[i] for t in minibatches), inner_lr) for i in range(n_tasks)
-    ]
-    adapted = {name: torch.stack([w[name] for w in each]) for name in params}
-    return reptile_update(params, adapted, epsilon)
+    return _serial_step(loss, params, minibatches, inner_lr, epsilon)
 
 
 def linear_anneal(epsilon: float, iteration: int, iterations: int) -> float:
@@ -98,6 +111,69 @@ def linear_anneal(epsilon: float, iteration: int, iterations: int) -> float:
     if not 0 <= iteration < iterations:
         raise ValueError(f"iteration must lie in [0, {iterations}), got {iteration}")
     return epsilon * (1 - iteration / iterations)
+
+
+def task_minibatches(
+    batch: TaskBatch, k: int, size: int, generator: torch.Generator | int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """k minibatches of ``size`` points for each task of ``batch``, for Reptile's inner loop.
+
+    Reptile needs no support/query split: each task's support and query points are pooled, and
+    the minibatches are taken in order from fresh random permutations of the pool, one epoch
+    after another (like SGD over epochs), so a minibatch never repeats a point unless the pool
+    is exhausted. Returns inputs and targets of shape ``(n_tasks, k, size, ...)``.
+    """
+    if not isinstance(batch, TaskBatch):
+        raise TypeError(f"batch must be a TaskBatch, got {type(batch).__name__}")
+    k, size = _checks.positive_int("k", k), _checks.positive_int("size", size)
+    gen = _checks.generator(generator)
+    x = torch.cat([batch.x_support, batch.x_query], dim=1)
+    y = torch.cat([batch.y_support, batch.y_query], dim=1)
+    n, pool = x.shape[:2]
+    if size > pool:
+        raise ValueError(f"size={size} is larger than a task's {pool} points")
+    epochs = -(-k * size // pool)
+    keys = torch.rand(n, epochs, pool, generator=gen, device=gen.device)
+    order = keys.argsort(dim=-1).reshape(n, epochs * pool)[:, : k * size].to(x.device)
+
+    def take(t):
+        index = order.reshape(n, k * size, *([1] * (t.dim() - 2))).expand(n, k * size, *t.shape[2:])
+        return t.gather(1, index).reshape(n, k, size, *t.shape[2:])
+
+    return take(x), take(y)
+
+
+@dataclass
+class ReptileResult:
+    """What :func:`train_reptile` returns.
+
+    Attributes:
+        params: the trained initialisation φ.
+        path: φ_0, ..., φ_T when ``keep_path`` was set, else empty.
+        seconds: wall time of the training loop, compilation included.
+        compile_seconds: time of the first iteration, which compiles the step when ``compile``.
+        compiled: whether the step ran under ``torch.compile``.
+    """
+
+    params: Params
+    path: list[Params]
+    seconds: float
+    compile_seconds: float
+    compiled: bool
+
+
+def _first_call(step, eager, args, compiled):
+    """Run the first iteration, falling back to eager mode if compilation fails."""
+    if not compiled:
+        return eager(*args), False
+    try:
+        return step(*args), True
+    except Exception as error:  # no C++ compiler, unsupported platform, ...
+        warnings.warn(
+            f"torch.compile failed ({type(error).__name__}: {error}); training in eager mode",
+            stacklevel=3,
+        )
+        return eager(*args), False
 
 
 def train_reptile(
@@ -110,9 +186,10 @@ def train_reptile(
     epsilon: float,
     generator: torch.Generator | int = 0,
     serial: bool = False,
+    compile: bool = False,
     keep_path: bool = False,
     progress: bool = False,
-) -> tuple[Params, list[Params]]:
+) -> ReptileResult:
     """Meta-train an initialisation with Reptile, ε annealed linearly (:func:`linear_anneal`).
 
     Arguments:
@@ -124,21 +201,34 @@ def train_reptile(
         inner_lr: α of the inner SGD; epsilon: the outer step at the start, in [0, 1].
         generator: a ``torch.Generator`` or an int seed, passed to ``sample``.
         serial: loop over tasks instead of ``vmap`` (same numbers, slower).
-        keep_path: also return φ after every update (for small models).
+        compile: run each update under ``torch.compile`` (falls back to eager mode, with a
+            warning, if compilation fails); worth it for long runs.
+        keep_path: also keep φ after every update (for small models).
         progress: show a progress bar.
 
-    Returns ``(φ, path)``: the trained initialisation and, with ``keep_path``, the list of
-    iterates φ_0, ..., φ_T (else an empty list). Raises ``FloatingPointError`` naming the
-    iteration if φ stops being finite.
+    Raises ``FloatingPointError`` naming the iteration if φ stops being finite.
     """
     iterations = _checks.positive_int("iterations", iterations)
+    inner_lr = _checks.positive_float("inner_lr", inner_lr)
+    epsilon = _checks.in_range("epsilon", epsilon, 0.0, 1.0)
     gen = _checks.generator(generator)
-    step = reptile_step_serial if serial else reptile_step
+    eager = partial(_serial_step if serial else _batched_step, loss)
+    step = torch.compile(eager, dynamic=False) if compile else eager
     params = {name: p.detach().clone() for name, p in params.items()}
+    some = next(iter(params.values()))
     path = [params] if keep_path else []
-    for t in tqdm(range(iterations), desc="Reptile", disable=not progress):
-        eps = linear_anneal(epsilon, t, iterations)
-        params = step(loss, params, sample(gen), inner_lr=inner_lr, epsilon=eps)
+    compile_seconds = 0.0
+    began = time.perf_counter()
+    for t in tqdm(range(iterations), desc="Reptile", disable=not progress, mininterval=1.0):
+        batch = sample(gen)
+        eps = torch.tensor(linear_anneal(epsilon, t, iterations), dtype=some.dtype, device=some.device)
+        if t == 0:
+            _check_step(batch, inner_lr, epsilon)
+            params, compile = _first_call(step, eager, (params, batch, inner_lr, eps), compile)
+            step = step if compile else eager
+            compile_seconds = time.perf_counter() - began
+        else:
+            params = step(params, batch, inner_lr, eps)
         if not all(bool(torch.isfinite(p).all()) for p in params.values()):
             raise FloatingPointError(
                 f"Reptile diverged at iteration {t}: the initialisation is not finite; "
@@ -146,4 +236,4 @@ def train_reptile(
             )
         if keep_path:
             path.append(params)
-    return params, path
+    return ReptileResult(params, path, time.perf_counter() - began, compile_seconds, compile)

@@ -10,8 +10,10 @@ from l2l.reptile import (
     reptile_step,
     reptile_step_serial,
     reptile_update,
+    task_minibatches,
     train_reptile,
 )
+from l2l.tasks import SineTasks
 
 DT = torch.float64
 
@@ -34,9 +36,7 @@ def test_k1_epsilon1_is_sgd_on_the_expected_loss():
     params = {"w": torch.tensor([0.3, -0.2], dtype=DT)}
 
     def expected_loss(p):
-        return torch.stack(
-            [quadratic(p, c[0], s[0]) for c, s in zip(centres, scales, strict=True)]
-        ).mean()
+        return torch.stack([quadratic(p, c[0], s[0]) for c, s in zip(centres, scales, strict=True)]).mean()
 
     sgd = params["w"] - 0.1 * grad(expected_loss)(params)["w"]
     got = reptile_step(quadratic, params, (centres, scales), inner_lr=0.1, epsilon=1.0)
@@ -63,9 +63,7 @@ def test_batched_equals_serial():
 def test_reptile_update_moves_toward_the_mean_adapted_weights():
     params = {"w": torch.zeros(2, dtype=DT)}
     adapted = {"w": torch.tensor([[2.0, 0.0], [0.0, 4.0]], dtype=DT)}
-    torch.testing.assert_close(
-        reptile_update(params, adapted, 0.5)["w"], torch.tensor([0.5, 1.0], dtype=DT)
-    )
+    torch.testing.assert_close(reptile_update(params, adapted, 0.5)["w"], torch.tensor([0.5, 1.0], dtype=DT))
 
 
 def test_fixed_point_weights_tasks_by_their_inner_progress():
@@ -74,8 +72,8 @@ def test_fixed_point_weights_tasks_by_their_inner_progress():
     centres, scales = tasks(n=3, k=6, seed=1)
     alpha = 0.4
     params = {"w": torch.zeros(2, dtype=DT)}
-    for _ in range(200):
-        params = reptile_step(quadratic, params, (centres, scales), inner_lr=alpha, epsilon=0.5)
+    for _ in range(40):
+        params = reptile_step(quadratic, params, (centres, scales), inner_lr=alpha, epsilon=1.0)
     weights = 1 - (1 - alpha * scales[:, 0]) ** 6
     expected = (weights[:, None] * centres[:, 0]).sum(0) / weights.sum()
     torch.testing.assert_close(params["w"], expected)
@@ -96,20 +94,15 @@ def test_train_reptile_path_and_arguments():
         return centres[pick], scales[pick]
 
     start = {"w": torch.zeros(2, dtype=DT)}
-    params, path = train_reptile(
-        quadratic, start, sample, 20, inner_lr=0.2, epsilon=1.0, generator=3, keep_path=True
-    )
-    assert len(path) == 21 and torch.equal(path[-1]["w"], params["w"])
+    run = train_reptile(quadratic, start, sample, 20, inner_lr=0.2, epsilon=1.0, generator=3, keep_path=True)
+    assert len(run.path) == 21 and torch.equal(run.path[-1]["w"], run.params["w"])
     assert torch.equal(start["w"], torch.zeros(2, dtype=DT))  # the input is not modified
-    again, none = train_reptile(
-        quadratic, start, sample, 20, inner_lr=0.2, epsilon=1.0, generator=3
-    )
-    torch.testing.assert_close(again["w"], params["w"])
-    assert none == []
-    serial, _ = train_reptile(
-        quadratic, start, sample, 20, inner_lr=0.2, epsilon=1.0, generator=3, serial=True
-    )
-    torch.testing.assert_close(serial["w"], params["w"])
+    assert run.seconds >= run.compile_seconds > 0 and not run.compiled
+    again = train_reptile(quadratic, start, sample, 20, inner_lr=0.2, epsilon=1.0, generator=3)
+    torch.testing.assert_close(again.params["w"], run.params["w"])
+    assert again.path == []
+    serial = train_reptile(quadratic, start, sample, 20, inner_lr=0.2, epsilon=1.0, generator=3, serial=True)
+    torch.testing.assert_close(serial.params["w"], run.params["w"])
     with pytest.raises(ValueError, match="epsilon"):
         reptile_step(quadratic, start, (centres, scales), inner_lr=0.1, epsilon=2.0)
     with pytest.raises(ValueError, match="inner_lr"):
@@ -129,3 +122,40 @@ def test_train_reptile_names_the_iteration_where_it_diverges():
             inner_lr=1.0,
             epsilon=1.0,
         )
+
+
+def test_task_minibatches_pool_support_and_query_without_repeats():
+    batch = SineTasks().sample(4, 6, 4, generator=0, dtype=DT)
+    x, y = task_minibatches(batch, k=2, size=5, generator=1)
+    assert x.shape == (4, 2, 5, 1) and y.shape == (4, 2, 5, 1)
+    pool = torch.cat([batch.x_support, batch.x_query], dim=1)
+    for task in range(4):
+        taken = x[task].flatten()
+        assert len(set(taken.tolist())) == 10  # one epoch of the 10 pooled points, each once
+        assert set(taken.tolist()) == set(pool[task].flatten().tolist())
+    torch.testing.assert_close(y, SineTasks.function(batch.params, x.flatten(1, 2)).view_as(y))
+    more, _ = task_minibatches(batch, k=5, size=4, generator=1)  # 20 points: two epochs
+    assert more.shape == (4, 5, 4, 1)
+    with pytest.raises(ValueError, match="larger than"):
+        task_minibatches(batch, k=1, size=11, generator=1)
+    with pytest.raises(TypeError, match="TaskBatch"):
+        task_minibatches((x, y), k=1, size=2, generator=1)
+
+
+def test_train_reptile_falls_back_to_eager_when_compilation_fails(monkeypatch):
+    def broken_compile(fn, **kwargs):
+        def fail(*args):
+            raise RuntimeError("no C++ compiler")
+
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    centres, scales = tasks(n=2, k=2)
+    start = {"w": torch.zeros(2, dtype=DT)}
+    eager = train_reptile(quadratic, start, lambda g: (centres, scales), 3, inner_lr=0.2, epsilon=1.0)
+    with pytest.warns(UserWarning, match="no C\\+\\+ compiler"):
+        fallback = train_reptile(
+            quadratic, start, lambda g: (centres, scales), 3, inner_lr=0.2, epsilon=1.0, compile=True
+        )
+    assert not fallback.compiled
+    torch.testing.assert_close(fallback.params["w"], eager.params["w"])
