@@ -33,13 +33,12 @@ SKIPPED_FOLDERS = {"_static", "_sources", "_images", "_sphinx_design_static", "_
 
 # Waits for MathJax to finish, then reads the rendered output (not the TeX source).
 READ_MATH = """async () => {
-  if (!window.MathJax || !MathJax.startup) return null;
-  await MathJax.startup.promise;
   const math = [...document.querySelectorAll('.math')];
+  if (window.MathJax && MathJax.startup) await MathJax.startup.promise;
   const containers = [...document.querySelectorAll('mjx-container')];
   const visible = containers.filter(c => c.offsetParent !== null);
   return {
-    version: MathJax.version,
+    version: window.MathJax ? MathJax.version : null,
     sources: math.length,
     rendered: math.filter(e => e.querySelector('mjx-container mjx-math')).length,
     containers: containers.length,
@@ -68,7 +67,7 @@ class Visit:
     console_errors: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
     external_requests: list[str] = field(default_factory=list)
-    math: dict | None = None
+    math: dict | None = None  # None only for a redirect page
     links: list[str] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
     scripts: list[str] = field(default_factory=list)
