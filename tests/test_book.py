@@ -88,3 +88,21 @@ def test_inline_scripts_are_rendered_once():
     ]
     unique = unique_scripts(scripts)
     assert [str(s.filename) for s in unique] == ["_static/a.js", "None", "_static/b.js"]
+
+
+def test_every_mention_of_the_repository_agrees_with_config():
+    """``repository.url`` in ``_config.yml`` is the source; other files must not drift from it."""
+    url = yaml.safe_load(_read("_config.yml"))["repository"]["url"]
+    owner, name = url.rstrip("/").split("/")[-2:]
+    files = ["README.md", "CITATION.cff", "pyproject.toml", "CONTRIBUTING.md"]
+    files += [p.relative_to(ROOT).as_posix() for p in sorted(BOOK.glob("*.md"))]
+    files += [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "notebooks").glob("*.ipynb"))]
+    pattern = re.compile(r"github\.com/([\w.-]+)/([\w.-]+)|([\w-]+)\.github\.io/([\w.-]+)")
+    wrong = {
+        (path, found.group(0))
+        for path in files
+        if (ROOT / path).is_file()
+        for found in pattern.finditer(_read(path))
+        if [g for g in found.groups() if g] != [owner, name]
+    }
+    assert not wrong, f"repository named differently from {url}: {sorted(wrong)}"
