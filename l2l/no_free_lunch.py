@@ -15,7 +15,7 @@ value found) has the same mean.
 Here ``X = {0, ..., n_x - 1}`` (points on a line), ``Y = {0, ..., n_y - 1}``, and a function is
 the tuple of its values ``(f(0), ..., f(n_x - 1))``. A search algorithm maps the sample seen so
 far, :math:`d_m = ((x_1, y_1), \\dots, (x_m, y_m))`, to a probability distribution over the
-points not yet evaluated (Wolpert and Macready's Section II). Probabilities are exact
+points not yet evaluated, as in Wolpert and Macready's setting. Probabilities are exact
 :class:`fractions.Fraction` values, so the theorem is checked with ``==``, not with a tolerance.
 """
 
@@ -33,7 +33,7 @@ Function = tuple[int, ...]
 
 
 class SearchAlgorithm(abc.ABC):
-    """A search algorithm in the sense of Wolpert and Macready (1997), Section II.
+    """A search algorithm in the sense of Wolpert and Macready (1997).
 
     Subclasses implement :meth:`choose`: given the points ``xs`` evaluated so far and their
     values ``ys`` (the sample :math:`d_m`), return ``{x: probability}`` over points not yet
@@ -67,9 +67,7 @@ class Sweep(SearchAlgorithm):
     def choose(self, xs, ys, n_x):
         order = range(n_x) if self.order is None else self.order
         if sorted(order) != list(range(n_x)):
-            raise ValueError(
-                f"order {self.order!r} must be a permutation of 0..{n_x - 1} for |X| = {n_x}"
-            )
+            raise ValueError(f"order {self.order!r} must be a permutation of 0..{n_x - 1} for |X| = {n_x}")
         seen = set(xs)
         return {next(x for x in order if x not in seen): Fraction(1)}
 
@@ -154,9 +152,7 @@ def _next_point(algorithm: SearchAlgorithm, xs: Function, ys: Function, n_x: int
     return step
 
 
-def sample_distribution(
-    f: Function, m: int, algorithm: SearchAlgorithm
-) -> dict[Function, Fraction]:
+def sample_distribution(f: Function, m: int, algorithm: SearchAlgorithm) -> dict[Function, Fraction]:
     """:math:`P(d_m^y \\mid f, m, a)`: the exact distribution of the first ``m`` values seen.
 
     Walks every branch of the algorithm's choices, multiplying their probabilities; returns
@@ -202,10 +198,10 @@ def summed_distribution(
 def best_so_far(algorithm: SearchAlgorithm, functions: list[Function]) -> list[Fraction]:
     """Mean over ``functions`` of :math:`E[\\min(y_1, \\dots, y_m)]` for ``m = 1, ..., |X|``.
 
-    The lowest value found after ``m`` evaluations, the performance measure of Wolpert and
-    Macready's Section III for minimisation (lower is better). The first ``m`` values of a
-    search do not depend on the later ones, so one walk of length ``|X|`` per function serves
-    every ``m``: :math:`d_m^y` is the length-``m`` prefix of :math:`d_{|X|}^y`.
+    The lowest value found after ``m`` evaluations: a performance measure that depends on
+    :math:`d_m^y` alone, as the theorem requires (minimisation; lower is better). The first
+    ``m`` values of a search do not depend on the later ones, so one walk of length ``|X|`` per
+    function serves every ``m``: :math:`d_m^y` is the length-``m`` prefix of :math:`d_{|X|}^y`.
     """
     if not functions:
         raise ValueError("functions must be a non-empty list of value tuples")
