@@ -51,6 +51,56 @@ def preprocess_gradients(grad: torch.Tensor, p: float = 10.0) -> torch.Tensor:
     return torch.stack((log_part, sign_part), dim=-1)
 
 
+def _tanh(x: torch.Tensor) -> torch.Tensor:
+    """tanh(x) = 2σ(2x) − 1: the same function, several times faster than ``torch.tanh`` on CPUs."""
+    return torch.sigmoid(2 * x).mul_(2).sub_(1)
+
+
+class _LSTMCellFunction(torch.autograd.Function):
+    """One ``nn.LSTMCell`` step (gates i, f, g, o) with a hand-written backward pass.
+
+    Forward: z = [x, h] Wᵀ + b; i, f, o = σ(z_i, z_f, z_o); g = tanh(z_g);
+    c' = f c + i g; h' = o tanh(c'). Autograd's version of this cell builds a dozen nodes and
+    as many temporaries per step; on the MNIST optimizee (16k coordinates × 100 steps) that
+    bookkeeping, not the arithmetic, dominated a meta-epoch.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h, c, weight, bias):
+        xh = torch.cat((x, h), dim=1)
+        rows, size = h.shape
+        z = torch.addmm(bias, xh, weight.t())
+        # gates as (4, rows, size), each contiguous: elementwise ops on strided slices are slow
+        gates = z.view(rows, 4, size).transpose(0, 1).contiguous()
+        gates[2] *= 2  # tanh(z) = 2σ(2z) − 1: one sigmoid over all four gates
+        i, f, g, o = torch.sigmoid_(gates)
+        g.mul_(2).sub_(1)
+        c_new = torch.addcmul(f * c, i, g)
+        tanh_c = _tanh(c_new)
+        ctx.save_for_backward(xh, gates, c, tanh_c, weight)
+        return o * tanh_c, c_new
+
+    @staticmethod
+    def backward(ctx, grad_h, grad_c):
+        xh, gates, c, tanh_c, weight = ctx.saved_tensors
+        i, f, g, o = gates
+        dc = (grad_h * o).mul_(1 - tanh_c.square()).add_(grad_c)
+        dz = torch.stack((dc * g, dc * c, dc * i, grad_h * tanh_c))  # ∂/∂(i, f, g, o)
+        slopes = gates * (1 - gates)  # σ' for i, f, o
+        slopes[2] = 1 - g.square()  # tanh' for g
+        dz.mul_(slopes)
+        dz = dz.transpose(0, 1).reshape(xh.shape[0], -1)
+        dxh = dz @ weight
+        inputs = xh.shape[1] - c.shape[1]
+        return dxh[:, :inputs], dxh[:, inputs:], dc * f, dz.t() @ xh, dz.sum(dim=0)
+
+
+def lstm_cell(cell: nn.LSTMCell, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]):
+    """``cell(x, state)`` computed by :class:`_LSTMCellFunction` (same values and gradients)."""
+    weight = torch.cat((cell.weight_ih, cell.weight_hh), dim=1)
+    return _LSTMCellFunction.apply(x, *state, weight, cell.bias_ih + cell.bias_hh)
+
+
 class LSTMOptimizer(nn.Module):
     """Coordinatewise LSTM optimizer: the same small network applied to every coordinate.
 
@@ -111,7 +161,7 @@ class LSTMOptimizer(nn.Module):
         x = preprocess_gradients(flat, self.p) if self.preprocess else flat.unsqueeze(-1)
         new_state = []
         for cell, (h, c) in zip(self.cells, state):
-            h, c = cell(x, (h, c))
+            h, c = lstm_cell(cell, x, (h, c))
             new_state.append((h, c))
             x = h
         update = self.output_scale * self.head(x).squeeze(-1)
@@ -197,6 +247,8 @@ def meta_train(
     score_last: int = 1,
     generator: torch.Generator | int = 0,
     progress: bool = True,
+    lr_schedule: Callable[[int], float] | None = None,
+    on_validation: Callable[[LSTMOptimizer, MetaTrainLog], None] | None = None,
 ) -> MetaTrainLog:
     """Meta-train ``net`` by truncated BPTT (Andrychowicz et al. 2016, section 2).
 
@@ -206,6 +258,10 @@ def meta_train(
     detached (∂∇_t/∂φ = 0). Every ``eval_every`` epochs the optimizer is scored on the fixed
     ``validation`` problems (mean loss over the ``score_last`` final steps) and the best
     weights are kept: ``net`` holds them on return (the paper's early stopping).
+
+    Optional: ``lr_schedule(epoch)`` multiplies ``meta_lr`` at each epoch (1-based), e.g. a
+    cosine decay; ``on_validation(net, log)`` is called after every validation (``net`` then
+    holds the current weights), e.g. to save the best checkpoint of a long run as it goes.
 
     Raises:
         FloatingPointError: the meta-loss or meta-gradient became NaN or infinite; the message
@@ -223,6 +279,9 @@ def meta_train(
     gen = _checks.generator(generator)
 
     optimizer = torch.optim.Adam(net.parameters(), lr=meta_lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda e: lr_schedule(e + 1) if lr_schedule else 1.0
+    )
     log = MetaTrainLog()
     best_state = copy.deepcopy(net.state_dict())
     start = time.perf_counter()
@@ -248,6 +307,7 @@ def meta_train(
             theta, state = theta.detach(), _detach_state(state)
             epoch_loss += meta_loss.item()
         log.meta_losses.append(epoch_loss)
+        schedule.step()
         if validation and (epoch % eval_every == 0 or epoch == meta_epochs):
             score = validation_score(net, validation, steps, score_last)
             log.val_epochs.append(epoch)
@@ -256,6 +316,9 @@ def meta_train(
                 log.best_score, log.best_epoch = score, epoch
                 best_state = copy.deepcopy(net.state_dict())
             bar.set_postfix(val=f"{score:.3g}", best=f"{log.best_score:.3g}")
+            if on_validation is not None:
+                log.seconds = time.perf_counter() - start
+                on_validation(net, log)
     if validation:
         net.load_state_dict(best_state)
     log.seconds = time.perf_counter() - start

@@ -105,3 +105,164 @@ def quadratic_family(
         return sample_quadratics(batch, dim, generator, device)
 
     return sample
+
+
+_ACTIVATIONS = ("sigmoid", "relu", "tanh")
+
+
+def _activate(name: str, pre: torch.Tensor) -> torch.Tensor:
+    if name == "sigmoid":
+        return torch.sigmoid(pre)
+    if name == "relu":
+        return torch.relu(pre)
+    return torch.tanh(pre)
+
+
+def _activation_slope(name: str, out: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
+    """σ'(pre) written with the layer's output ``out = σ(pre)``."""
+    if name == "sigmoid":
+        return out * (1 - out)
+    if name == "relu":
+        return (pre > 0).to(out.dtype)
+    return 1 - out.square()
+
+
+class _KnownGradient(torch.autograd.Function):
+    """Returns f(θ) (computed without a graph) whose derivative in θ is the given ∇f(θ)."""
+
+    @staticmethod
+    def forward(ctx, theta, value, grad):
+        ctx.save_for_backward(grad)
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad_value):
+        (grad,) = ctx.saved_tensors
+        return grad_value.unsqueeze(-1) * grad, None, None
+
+
+class MLPProblem(Problem):
+    """Training a multilayer perceptron on minibatches: f_t(θ) = cross-entropy on minibatch t.
+
+    The MNIST optimizee of Andrychowicz et al. (2016, section 3.2): by default one hidden layer
+    of 20 sigmoid units (784-20-10), minibatches of 128, a fresh minibatch at every step. Each
+    row of θ is one independent run: the flat vector of all weights and biases (per layer
+    ``W`` of shape (out, in), row-major, then ``b``), started at N(0, init_std²) as in
+    DeepMind's code. Step ``t``'s minibatch is drawn from a generator seeded by the problem's
+    seed and ``t``, so it is the same for every optimizer run on this problem, in any order.
+
+    :meth:`loss_and_grad` backpropagates by hand (a few batched matrix products), and its
+    loss's derivative in θ is that gradient, so meta-training never rebuilds the MLP's graph.
+
+    Args:
+        images: ``(n, features)`` float inputs; their device is the problem's device.
+        labels: ``(n,)`` int64 class labels in ``[0, classes)``.
+        hidden: hidden layer sizes, e.g. ``(20,)`` or ``(20, 20)``.
+        activation: ``"sigmoid"`` (paper), ``"relu"`` or ``"tanh"``.
+        runs: independent runs, the rows of θ.
+        minibatch: examples per step.
+        classes: output units.
+        init_std: standard deviation of the initial weights and biases.
+        generator: seed or generator for θ_0 and the minibatch seed.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        hidden: tuple[int, ...] = (20,),
+        activation: str = "sigmoid",
+        runs: int = 1,
+        minibatch: int = 128,
+        classes: int = 10,
+        init_std: float = 0.01,
+        generator: torch.Generator | int = 0,
+    ):
+        _checks.tensor_shape("images", images, (None, None))
+        _checks.tensor_shape("labels", labels, (images.shape[0],))
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+        self.hidden = tuple(_checks.positive_int("hidden size", h) for h in hidden)
+        self.runs = _checks.positive_int("runs", runs)
+        self.minibatch = _checks.positive_int("minibatch", minibatch)
+        self.classes = _checks.positive_int("classes", classes)
+        init_std = _checks.positive_float("init_std", init_std)
+        self.images, self.labels, self.activation = images, labels, activation
+        sizes = (images.shape[1], *self.hidden, self.classes)
+        self.shapes = list(zip(sizes[1:], sizes[:-1]))  # (out, in) per layer
+        self.dim = sum(o * i + o for o, i in self.shapes)
+        gen = _checks.generator(generator)
+        theta0 = init_std * torch.randn(self.runs, self.dim, generator=gen)
+        self.theta0 = theta0.to(images.device, images.dtype)
+        self.seed = int(torch.randint(2**62, (1,), generator=gen))
+
+    def initial_params(self) -> torch.Tensor:
+        return self.theta0.clone()
+
+    def batch_indices(self, step: int) -> torch.Tensor:
+        """Example indices of minibatch ``step``, shape ``(runs, minibatch)``."""
+        gen = torch.Generator().manual_seed((self.seed + 1_000_003 * int(step)) % 2**63)
+        idx = torch.randint(self.images.shape[0], (self.runs, self.minibatch), generator=gen)
+        return idx.to(self.images.device)
+
+    def _layers(self, theta: torch.Tensor):
+        """Views (W of (runs, out, in), b of (runs, out)) into θ for every layer."""
+        layers, offset = [], 0
+        for out, inp in self.shapes:
+            W = theta[:, offset : offset + out * inp].view(-1, out, inp)
+            offset += out * inp
+            layers.append((W, theta[:, offset : offset + out]))
+            offset += out
+        return layers
+
+    def _forward(self, theta: torch.Tensor, step: int):
+        _checks.tensor_shape("theta", theta, (self.runs, self.dim))
+        idx = self.batch_indices(step)
+        h = self.images[idx]
+        acts, pres = [h], []
+        layers = self._layers(theta)
+        for k, (W, b) in enumerate(layers):
+            pre = torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2))
+            h = pre if k == len(layers) - 1 else _activate(self.activation, pre)
+            pres.append(pre)
+            acts.append(h)
+        return acts, pres, self.labels[idx], layers
+
+    def loss(self, theta: torch.Tensor, step: int = 0) -> torch.Tensor:
+        acts, _, labels, _ = self._forward(theta, step)
+        logp = torch.log_softmax(acts[-1], dim=-1)
+        return -logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1).mean(dim=-1)
+
+    def loss_and_grad(self, theta: torch.Tensor, step: int = 0):
+        """Closed-form backpropagation: ∂f/∂z_L = (softmax(z_L) − onehot(y)) / B, then
+        ∂f/∂W_l = δ_lᵀ h_{l−1}, ∂f/∂b_l = Σ δ_l, δ_{l−1} = (δ_l W_l) ⊙ σ'(z_{l−1})."""
+        with torch.no_grad():
+            acts, pres, labels, layers = self._forward(theta.detach(), step)
+            logp = torch.log_softmax(acts[-1], dim=-1)
+            value = -logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1).mean(dim=-1)
+            delta = logp.exp()
+            delta.scatter_add_(-1, labels.unsqueeze(-1), -torch.ones_like(delta[..., :1]))
+            delta /= self.minibatch
+            pieces = []
+            for k in range(len(layers) - 1, -1, -1):
+                W, _ = layers[k]
+                pieces.append(delta.sum(dim=1))
+                pieces.append(torch.bmm(delta.transpose(1, 2), acts[k]).flatten(1))
+                if k > 0:
+                    delta = torch.bmm(delta, W) * _activation_slope(self.activation, acts[k], pres[k - 1])
+            grad = torch.cat(pieces[::-1], dim=1)
+        return _KnownGradient.apply(theta, value, grad), grad
+
+
+def mlp_family(
+    images: torch.Tensor, labels: torch.Tensor, **settings
+) -> Callable[[torch.Generator], MLPProblem]:
+    """A sampler ``generator -> MLPProblem`` on the given split, the form :func:`l2l.meta_train` takes.
+
+    ``settings`` are :class:`MLPProblem`'s keyword arguments (``hidden``, ``activation``, ``runs``, ...).
+    """
+
+    def sample(generator: torch.Generator) -> MLPProblem:
+        return MLPProblem(images, labels, generator=generator, **settings)
+
+    return sample

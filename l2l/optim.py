@@ -1,0 +1,79 @@
+"""A meta-trained update rule as a drop-in ``torch.optim.Optimizer``, and the shipped weights.
+
+    net = l2l.load_pretrained("mnist_lstm")
+    opt = l2l.LearnedOptimizer(model.parameters(), net)
+    for x, y in data:
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+Every parameter tensor keeps its own LSTM hidden state, one row per entry; the network is
+coordinatewise (Andrychowicz et al. 2016, section 2.1), so tensors can be stepped one by one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from l2l.learned_optimizer import LSTMOptimizer
+
+PRETRAINED = Path(__file__).resolve().parent / "pretrained"
+
+
+class LearnedOptimizer(torch.optim.Optimizer):
+    """θ ← θ + m(∇θ, h; φ) for every parameter with a gradient, ``m`` a :class:`LSTMOptimizer`.
+
+    Args:
+        params: the model's parameters (or parameter groups).
+        net: the trained optimizer network; it is only evaluated, never trained, here.
+    """
+
+    def __init__(self, params, net: LSTMOptimizer):
+        if not isinstance(net, LSTMOptimizer):
+            raise TypeError(f"net must be an l2l.LSTMOptimizer, got {type(net).__name__}")
+        super().__init__(params, defaults={})
+        self.net = net
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns ``closure()`` if given."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                state = self.state[param]
+                if "lstm" not in state:
+                    state["lstm"] = self.net.init_state(param)
+                update, state["lstm"] = self.net.step(param.grad, state["lstm"])
+                param.add_(update)
+        return loss
+
+
+def load_pretrained(name: str | Path = "mnist_lstm", device: torch.device | str = "cpu") -> LSTMOptimizer:
+    """An :class:`LSTMOptimizer` from ``<name>.pt`` (state dict) and ``<name>.json`` (its config).
+
+    ``name`` is a file stem in the package's ``pretrained`` folder (``"mnist_lstm"``, written by
+    ``python -m l2l.train mnist``) or a path without suffix. Loaded with ``weights_only=True``.
+    """
+    stem = Path(name) if Path(name).parent != Path(".") else PRETRAINED / str(name)
+    if not stem.with_suffix(".pt").exists():
+        shipped = sorted(p.stem for p in PRETRAINED.glob("*.pt"))
+        raise FileNotFoundError(f"no weights at {stem.with_suffix('.pt')}; shipped: {shipped}")
+    record = json.loads(stem.with_suffix(".json").read_text())
+    net = LSTMOptimizer(**record["config"])
+    state = torch.load(stem.with_suffix(".pt"), map_location="cpu", weights_only=True)
+    net.load_state_dict(state)
+    return net.to(device).eval()
+
+
+def pretrained_record(name: str | Path = "mnist_lstm") -> dict:
+    """The JSON record of a shipped optimizer: config, seed, epochs, wall time, validation scores."""
+    stem = Path(name) if Path(name).parent != Path(".") else PRETRAINED / str(name)
+    return json.loads(stem.with_suffix(".json").read_text())

@@ -1,0 +1,190 @@
+"""Long meta-training runs whose weights ship in ``l2l/pretrained``: ``python -m l2l.train NAME``.
+
+Each experiment is registered in :data:`EXPERIMENTS` with its command-line options and a
+function that trains, writes ``<out>/<name>.pt`` (a state dict) and ``<out>/<name>.json``
+(config, seed, epochs, wall time, validation scores) and returns that record. To add one,
+write ``add_arguments(parser)`` and ``run(args) -> dict`` and call :func:`register`.
+
+    python -m l2l.train mnist            # Andrychowicz et al. (2016) section 3.2, seeded
+    python -m l2l.train mnist --help     # every option with its default
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import platform
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from l2l import _checks
+from l2l.baselines import Adam, lr_grid, tune_learning_rate
+from l2l.data import atomic_write, mnist_splits
+from l2l.learned_optimizer import LSTMOptimizer, MetaTrainLog, meta_train
+from l2l.mnist import CONDITIONS, condition_problem
+from l2l.optim import PRETRAINED
+from l2l.problems import mlp_family
+from l2l.runtime import default_device
+
+
+@dataclass
+class Experiment:
+    """A registered meta-training run: its options and the function that runs it."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], dict]
+
+
+EXPERIMENTS: dict[str, Experiment] = {}
+
+
+def register(experiment: Experiment) -> Experiment:
+    if experiment.name in EXPERIMENTS:
+        raise ValueError(f"experiment {experiment.name!r} is already registered")
+    EXPERIMENTS[experiment.name] = experiment
+    return experiment
+
+
+def save_optimizer(net: LSTMOptimizer, record: dict, out: Path | str, name: str) -> None:
+    """Write ``net``'s state dict and ``record`` (with ``net.config()``) atomically."""
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, buffer)
+    atomic_write(Path(out) / f"{name}.pt", buffer.getvalue())
+    record = {**record, "config": net.config()}
+    atomic_write(Path(out) / f"{name}.json", (json.dumps(record, indent=1) + "\n").encode())
+
+
+def cosine_schedule(epochs: int, floor: float = 0.1) -> Callable[[int], float]:
+    """Learning-rate factor decaying from 1 at epoch 1 to ``floor`` at ``epochs`` (half cosine)."""
+    epochs = _checks.positive_int("epochs", epochs)
+
+    def factor(epoch: int) -> float:
+        progress = (epoch - 1) / max(epochs - 1, 1)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+# --- MNIST (Andrychowicz et al. 2016, section 3.2) ---------------------------------------
+
+
+def _mnist_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--epochs", type=int, default=500, help="meta-epochs (default 500)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of φ, problems and minibatches")
+    parser.add_argument("--meta-lr", type=float, default=3e-3, help="Adam's meta learning rate")
+    parser.add_argument("--clip", type=float, default=1.0, help="meta-gradient norm clip")
+    parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                        help="meta learning-rate schedule (cosine: decays to 0.1 × meta-lr)")  # fmt: skip
+    parser.add_argument("--eval-every", type=int, default=25, help="validate every N epochs")
+    parser.add_argument("--val-runs", type=int, default=4, help="MLP runs on validation images")
+    parser.add_argument("--out", type=Path, default=PRETRAINED, help="output folder")
+    parser.add_argument("--name", default="mnist_lstm", help="file stem of the outputs")
+
+
+def train_mnist(args: argparse.Namespace) -> dict:
+    """Meta-train the paper's optimizer on the 784-20-10 sigmoid MLP and keep the best by validation.
+
+    Two-layer LSTM with 20 units, preprocessing p = 10, output × 0.1; 100 steps, unroll 20,
+    minibatches of 128; Adam on φ. Validation: mean loss over the last 10 of 100 steps on
+    ``--val-runs`` runs on the held-out training images, also reported as a ratio to Adam
+    with its learning rate tuned on the same problems.
+    """
+    device = default_device()
+    torch.manual_seed(args.seed)
+    splits = mnist_splits(device=device)
+    validation = [
+        condition_problem(splits["validation"], CONDITIONS["base"], args.val_runs, 10_000 + args.seed)
+    ]
+    adam = tune_learning_rate(Adam, validation, 100, lr_grid(1e-3, 1.0), last=10)
+    net = LSTMOptimizer(hidden_size=20, num_layers=2, p=10.0, output_scale=0.1).to(device)
+    record = {
+        "experiment": "mnist",
+        "command": "python -m l2l.train " + " ".join(sys.argv[1:]),
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "meta_lr": args.meta_lr,
+        "clip_grad_norm": args.clip,
+        "schedule": args.schedule,
+        "steps": 100,
+        "unroll": 20,
+        "minibatch": 128,
+        "validation": f"{args.val_runs} runs on the last 10,000 training images, loss over steps 91-100",
+        "adam_lr_on_validation": adam.lr,
+        "adam_score_on_validation": adam.scores[adam.lr],
+        "device": f"{device.type} ({platform.processor() or platform.machine()}, torch {torch.__version__})",
+    }
+
+    def checkpoint(current: LSTMOptimizer, log: MetaTrainLog) -> None:
+        record.update(
+            epochs_done=log.val_epochs[-1],
+            wall_time_s=round(log.seconds, 1),
+            val_epochs=log.val_epochs,
+            val_scores=log.val_scores,
+            val_ratio_to_adam=[s / adam.scores[adam.lr] for s in log.val_scores],
+            best_epoch=log.best_epoch,
+            best_score=log.best_score,
+        )
+        if log.best_epoch == log.val_epochs[-1]:
+            save_optimizer(current, record, args.out, args.name)
+        else:  # keep the best weights on disk, refresh the record of the run so far
+            atomic_write(Path(args.out) / f"{args.name}.json", (json.dumps(
+                {**record, "config": current.config()}, indent=1) + "\n").encode())  # fmt: skip
+
+    schedule = cosine_schedule(args.epochs) if args.schedule == "cosine" else None
+    log = meta_train(
+        net, mlp_family(*splits["train"]), args.epochs, steps=100, unroll=20, meta_lr=args.meta_lr,
+        clip_grad_norm=args.clip, validation=validation, eval_every=args.eval_every, score_last=10,
+        generator=args.seed, lr_schedule=schedule, on_validation=checkpoint,
+    )  # fmt: skip
+    record["wall_time_s"] = round(log.seconds, 1)
+    save_optimizer(net, record, args.out, args.name)
+    return record
+
+
+register(Experiment("mnist", "LSTM optimizer on MNIST MLPs (Figure 4 right)", _mnist_arguments, train_mnist))
+
+
+# --- Neural Art (Andrychowicz et al. 2016, section 3.4); the code lives in l2l.neural_art --------
+
+
+def _neural_art_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--epochs", type=int, default=200, help="meta-epochs (default 200)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of φ, crops and starting noise")
+    parser.add_argument("--out", type=Path, default=PRETRAINED / "neural_art_lstm.pt",
+                        help="state dict to write (.json beside it) after each improving round")  # fmt: skip
+
+
+def train_neural_art(args: argparse.Namespace) -> dict:
+    """:func:`l2l.neural_art.train_neural_art` with its shipped settings (``TRAIN_CONFIG``)."""
+    from l2l import neural_art
+
+    _, info = neural_art.train_neural_art(args.epochs, config={"seed": args.seed}, device=default_device(),
+                                          checkpoint=args.out)  # fmt: skip
+    return info
+
+
+register(Experiment("neural_art", "LSTM optimizer on style transfer (section 3.4)", _neural_art_arguments,
+                    train_neural_art))  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m l2l.train", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="experiment", required=True)
+    for experiment in EXPERIMENTS.values():
+        experiment.add_arguments(sub.add_parser(experiment.name, help=experiment.help))
+    args = parser.parse_args(argv)
+    record = EXPERIMENTS[args.experiment].run(args)
+    print(json.dumps({k: v for k, v in record.items() if not isinstance(v, list)}, indent=1))
+    return record
+
+
+if __name__ == "__main__":
+    main()
