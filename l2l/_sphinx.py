@@ -18,12 +18,13 @@ import importlib
 
 
 def documented_name(target: str) -> str | None:
-    """``"l2l.Sweep"`` -> ``"l2l.no_free_lunch.Sweep"``; ``None`` for anything else.
+    """``"l2l.Sweep"`` or ``"Sweep"`` -> ``"l2l.no_free_lunch.Sweep"``; ``None`` for anything else.
 
-    Only top-level names of ``l2l`` that are defined in one of its modules are rewritten.
+    Only top-level names of ``l2l`` that are defined in one of its modules are rewritten (a bare
+    name comes from a type hint or a reference written without the package).
     """
-    package, _, name = target.partition(".")
-    if package != "l2l" or not name or "." in name:
+    name = target.removeprefix("l2l.")
+    if not name.isidentifier():
         return None
     obj = getattr(importlib.import_module("l2l"), name, None)
     module = getattr(obj, "__module__", None)

@@ -44,10 +44,12 @@ def test_api_page_documents_every_public_module():
 
 def test_reexported_names_point_to_their_module():
     assert documented_name("l2l.Sweep") == "l2l.no_free_lunch.Sweep"
+    assert documented_name("Sweep") == "l2l.no_free_lunch.Sweep"
     assert documented_name("l2l.record") == "l2l.results.record"
     assert documented_name("l2l.no_such_thing") is None
     assert documented_name("l2l.results.record") is None  # already a full name
     assert documented_name("torch.Tensor") is None
+    assert documented_name("Module") is None
 
 
 def test_review_questions_are_answered_with_links():
