@@ -24,6 +24,7 @@ photograph, and the two styles are photographs that are not among the content im
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -313,20 +314,28 @@ BASELINE_LRS = {
 }
 
 
-def tune_art_baselines(problems: Sequence[Problem], steps: int = 128,
-                       grids: dict[str, Sequence[float]] | None = None) -> dict[str, Tuned]:
-    """Tune SGD, NAG, RMSprop and Adam on ``problems`` (validation images) over :data:`BASELINE_LRS`.
+def tune_art_baselines(problems: Sequence[Problem], steps: int = 128, grids: dict | None = None,
+                       max_extensions: int = 4) -> dict[str, Tuned]:
+    """Tune SGD, NAG, RMSprop and Adam on ``problems`` (validation images) from :data:`BASELINE_LRS`.
 
-    Each keeps the learning rate with the lowest final objective (the paper's tuning); a best rate at
-    the edge of its grid would mean the grid is too narrow, so that raises ``ValueError``.
+    Each keeps the learning rate with the lowest final objective (the paper's tuning). While the best
+    rate lies at an edge of the grid, the grid grows by a half-decade step past that edge (at most
+    ``max_extensions`` times), so that the chosen rate is a true optimum of the search, not the grid's end.
     """
     tuned = {}
     for name, lrs in (grids or BASELINE_LRS).items():
         if name not in BASELINES:
             raise ValueError(f"unknown baseline {name!r}; choose from {sorted(BASELINES)}")
-        tuned[name] = tune_learning_rate(BASELINES[name], problems, steps, lrs)
-        if len(lrs) > 2 and tuned[name].lr in (min(lrs), max(lrs)):
-            raise ValueError(f"{name}'s best learning rate {tuned[name].lr} is at the edge of {list(lrs)}")
+        scores = dict(tune_learning_rate(BASELINES[name], problems, steps, lrs).scores)
+        for _ in range(max_extensions):
+            best = min(scores, key=scores.get)
+            if len(scores) < 2 or min(scores) < best < max(scores):
+                break
+            exponent = round(2 * math.log10(best)) / 2 + (0.5 if best == max(scores) else -0.5)
+            new = float(f"{10**exponent:.3g}")
+            scores[new] = validation_score(BASELINES[name](new), problems, steps)
+        best = min(scores, key=scores.get)
+        tuned[name] = Tuned(name, best, BASELINES[name](best), dict(sorted(scores.items())))
     return tuned
 
 

@@ -149,3 +149,12 @@ def test_last_images_are_the_final_iterate():
     assert images.shape == (1, 3, 6, 6)
     assert not torch.equal(images.flatten(1), theta0)  # it moved
     torch.testing.assert_close(problem.loss(images.flatten(1)), losses[-1])
+
+
+def test_baseline_tuning_extends_a_grid_whose_best_rate_is_at_its_edge():
+    from l2l.problems import sample_quadratics
+
+    problems = [sample_quadratics(batch=8, dim=5, generator=0)]
+    tuned = na.tune_art_baselines(problems, 20, {"SGD": [1e-5, 3.16e-5]}, max_extensions=3)["SGD"]
+    assert sorted(tuned.scores) == [1e-5, 3.16e-5, 1e-4, 3.16e-4, 1e-3]
+    assert tuned.lr == 1e-3 and tuned.name == "SGD" and tuned.rule.lr == 1e-3
