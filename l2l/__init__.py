@@ -3,8 +3,9 @@
 The public API is re-exported here and documented on the book's API page.
 """
 
-from l2l import baselines, maml, neural_art, reptile, tasks, taylor
+from l2l import baselines, maml, mnist, neural_art, reptile, tasks, taylor
 from l2l.baselines import lr_grid, tune_baselines, tune_learning_rate
+from l2l.data import load_mnist, mnist_splits
 from l2l.learned_optimizer import (
     LSTMOptimizer,
     MetaTrainLog,
@@ -25,6 +26,7 @@ from l2l.maml import (
     summarize_adaptation,
     tune_step_size,
 )
+from l2l.mnist import CONDITIONS, Condition, ConditionResult, run_condition
 from l2l.neural_art import RandomFeatures, StyleTransferProblem, gram_matrix, total_variation
 from l2l.no_free_lunch import (
     Descent,
@@ -37,8 +39,16 @@ from l2l.no_free_lunch import (
     sample_distribution,
     summed_distribution,
 )
+from l2l.optim import LearnedOptimizer, load_pretrained, pretrained_record
 from l2l.plotting import loss_curves, use_style
-from l2l.problems import Problem, QuadraticProblem, quadratic_family, sample_quadratics
+from l2l.problems import (
+    MLPProblem,
+    Problem,
+    QuadraticProblem,
+    mlp_family,
+    quadratic_family,
+    sample_quadratics,
+)
 from l2l.reptile import ReptileResult, linear_anneal, reptile_step, reptile_step_serial, train_reptile
 from l2l.results import record
 from l2l.runtime import default_device

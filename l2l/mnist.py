@@ -72,7 +72,7 @@ def run_condition(
     net,
     splits,
     condition: Condition,
-    runs: int = 6,
+    runs: int = 4,
     val_runs: int = 4,
     seed: int = 0,
     lrs=None,
@@ -87,7 +87,7 @@ def run_condition(
     runs, val_runs = _checks.positive_int("runs", runs), _checks.positive_int("val_runs", val_runs)
     validation = [condition_problem(splits["validation"], condition, val_runs, seed)]
     tuned = tune_baselines(
-        validation, condition.steps, lrs if lrs is not None else lr_grid(1e-3, 1.0), last=last
+        validation, condition.steps, lrs if lrs is not None else lr_grid(1e-3, 10.0), last=last
     )
     test = condition_problem(splits["test"], condition, runs, seed + 1)
     curves = {"LSTM": evaluate(net, test, condition.steps)}

@@ -1,0 +1,97 @@
+"""Seconds per MNIST meta-epoch of the learned optimizer: 100 steps, unroll 20, minibatch 128.
+
+One meta-epoch of :func:`l2l.meta_train` on the paper's 784-20-10 sigmoid MLP (15,910
+coordinates, each with its own two-layer LSTM state): 100 optimizee steps cut into five unrolls
+of 20, a backward pass and an Adam step on φ after each (≈ 50 GFLOP, mostly the LSTM's matrix
+products). Two implementations:
+
+- ``l2l``: the package as shipped: the LSTM cell as one autograd function with a hand-written
+  backward pass and gates laid out contiguously, the MLP's gradient in closed form;
+- ``reference``: the straightforward version: ``nn.LSTMCell`` and autograd through the MLP.
+
+Rounds alternate between the two so that load from other processes hits both alike; the
+medians of wall-clock and process CPU seconds are printed, and their ratio.
+
+    python benchmarks/meta_epoch.py                 # CPU, and CUDA when present
+    python benchmarks/meta_epoch.py --rounds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import time
+
+import torch
+
+import l2l.learned_optimizer as lo
+from l2l.data import mnist_splits
+from l2l.problems import MLPProblem, Problem, mlp_family
+
+
+class _AutogradMLP(MLPProblem):
+    """The same MLP with the base class's autograd gradient."""
+
+    loss_and_grad = Problem.loss_and_grad
+
+
+@contextlib.contextmanager
+def _reference_cell():
+    fused = lo.lstm_cell
+    lo.lstm_cell = lambda cell, x, state: cell(x, state)
+    try:
+        yield
+    finally:
+        lo.lstm_cell = fused
+
+
+def one_epoch(net, sample, reference: bool, device) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of one meta-epoch."""
+    context = _reference_cell() if reference else contextlib.nullcontext()
+    with context:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        wall, cpu = time.perf_counter(), time.process_time()
+        lo.meta_train(net, sample, 1, meta_lr=3e-3, clip_grad_norm=1.0, progress=False)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def bench(device: torch.device, rounds: int) -> None:
+    images, labels = mnist_splits(device=device)["train"]
+    samplers = {"l2l": mlp_family(images, labels), "reference": _autograd_family(images, labels)}
+    net = lo.LSTMOptimizer(output_scale=0.1).to(device)
+    times = {name: [] for name in samplers}
+    for name, sample in samplers.items():  # warm-up
+        one_epoch(net, sample, name == "reference", device)
+    for _ in range(rounds):
+        for name, sample in samplers.items():
+            times[name].append(one_epoch(net, sample, name == "reference", device))
+    print(f"{device.type}, {torch.get_num_threads()} threads, median of {rounds} rounds:")
+    medians = {n: [statistics.median(t[i] for t in times[n]) for i in (0, 1)] for n in times}
+    for name, (wall, cpu) in medians.items():
+        print(f"  {name:9s}  {wall:6.2f} s per meta-epoch (wall)   {cpu:6.2f} s (process CPU)")
+    speedup = medians["reference"][0] / medians["l2l"][0]
+    print(f"  speed-up of l2l over the reference: {speedup:.2f}x (wall)")
+
+
+def _autograd_family(images, labels):
+    def sample(generator):
+        return _AutogradMLP(images, labels, generator=generator)
+
+    return sample
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per implementation")
+    args = parser.parse_args()
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    for device in devices:
+        bench(device, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
