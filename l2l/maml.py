@@ -30,16 +30,21 @@ Building blocks (also used by the Reptile chapter):
 
 from __future__ import annotations
 
+import itertools
 import math
+import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.func import functional_call, grad, grad_and_value, vmap
+from torch.fx.experimental.proxy_tensor import make_fx
+from tqdm.auto import tqdm
 
 from l2l import _checks
-from l2l.tasks import TaskBatch
+from l2l.tasks import LinearTasks, TaskBatch
 
 __all__ = [
     "mse",
@@ -54,6 +59,9 @@ __all__ = [
     "tune_step_size",
     "maml_loss",
     "maml_gradient",
+    "MAMLResult",
+    "train_maml",
+    "linear_maml_optimum",
 ]
 
 Params = dict[str, torch.Tensor]
@@ -274,15 +282,12 @@ def tune_step_size(model: nn.Module, params: Params, tasks, candidates: Sequence
     return best, scores
 
 
-def _inner(model, params, xs, ys, lr, steps, loss_fn, first_order, fo_weight=None):
-    """Adapted parameters of one task; ``fo_weight`` (a 0-d tensor, 1 for FOMAML, 0 for MAML)
-    lets runs of both kinds share one batched computation."""
+def _inner(model, params, xs, ys, lr, steps, loss_fn, first_order):
+    """Adapted parameters of one task (``lr`` may be a tensor, e.g. one α per batched run)."""
     for _ in range(steps):
         g = grad(task_loss, argnums=1)(model, params, xs, ys, loss_fn)
         if first_order:
             g = {n: gi.detach() for n, gi in g.items()}
-        elif fo_weight is not None:
-            g = {n: gi - fo_weight * (gi - gi.detach()) for n, gi in g.items()}
         params = {n: p - lr * g[n] for n, p in params.items()}
     return params
 
@@ -317,3 +322,276 @@ def maml_gradient(model: nn.Module, params: Params, batch: TaskBatch, *, inner_l
         lambda p: maml_loss(model, p, batch, inner_lr=inner_lr, inner_steps=inner_steps,
                             first_order=first_order, loss_fn=loss_fn)
     )(params)
+
+
+@dataclass
+class MAMLResult:
+    """What :func:`train_maml` returns: one trained initialisation per run.
+
+    Attributes:
+        params: one dict of parameters per run, in the order of the runs.
+        losses: ``(iterations, n_runs)`` meta-loss (mean query loss after adaptation) of every
+            iteration's task batch, before that iteration's update.
+        inner_lr, first_order: the settings of each run.
+        seconds: wall time of the training loop (compilation included in ``compile_seconds``).
+        iterations_per_second: meta-iterations per second after compilation.
+        compiled: whether the step ran under ``torch.compile``.
+    """
+
+    params: list[Params]
+    losses: torch.Tensor
+    inner_lr: list[float]
+    first_order: list[bool]
+    seconds: float
+    compile_seconds: float
+    iterations_per_second: float
+    compiled: bool
+
+
+def _broadcast(name, value, n, convert):
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(values) == 1:
+        values = values * n
+    if len(values) != n:
+        raise ValueError(f"{name} must hold one value or one per run ({n}), got {len(values)}")
+    return [convert(name, v) for v in values]
+
+
+def _as_bool(name, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False (or a list of them), got {value!r}")
+    return value
+
+
+def _groups(alphas, fos, inner_steps):
+    """Runs that share one computation: second-order MAML, FOMAML, and joint training (α = 0 or
+    no inner step, where there is nothing to adapt). Returns ``{kind: [run indices]}``."""
+    out = {"second": [], "first": [], "joint": []}
+    for r, (alpha, fo) in enumerate(zip(alphas, fos, strict=True)):
+        kind = "joint" if alpha == 0 or inner_steps == 0 else "first" if fo else "second"
+        out[kind].append(r)
+    return {kind: runs for kind, runs in out.items() if runs}
+
+
+def _make_step(model, names, shapes, loss_fn, inner_steps, groups):
+    """One meta-iteration of all runs at once, for ``torch.compile``.
+
+    The parameters of every run are the rows of one flat buffer ``P`` (runs × parameters), with
+    Adam's moments ``M`` and ``V`` alongside, so the compiled step has few inputs (cheap guards)
+    and one fused update. Runs of one kind (``groups``: kind, first row, number of rows) are
+    batched with ``vmap`` over runs around the ``vmap`` over tasks, and each kind computes only
+    what it needs: joint training has no inner loop, FOMAML no second derivatives.
+    Returns the meta-loss of every run (rows of ``P``).
+    """
+    sizes = [math.prod(shape) for shape in shapes]
+
+    def unflatten(row):
+        return {n: piece.view(shape) for n, piece, shape in
+                zip(names, torch.split(row, sizes), shapes, strict=True)}
+
+    def run_loss(row, alpha, xs, ys, xq, yq, kind):
+        params = unflatten(row)
+        if kind == "joint":  # nothing to adapt: fit every point of every task
+            x, y = torch.cat([xs, xq], dim=1), torch.cat([ys, yq], dim=1)
+            return vmap(lambda x_i, y_i: task_loss(model, params, x_i, y_i, loss_fn))(x, y).mean()
+
+        def one(xs_i, ys_i, xq_i, yq_i):
+            fast = _inner(model, params, xs_i, ys_i, alpha, inner_steps, loss_fn, kind == "first")
+            return task_loss(model, fast, xq_i, yq_i, loss_fn)
+
+        return vmap(one)(xs, ys, xq, yq).mean()
+
+    def total(P, alphas, xs, ys, xq, yq):
+        losses = torch.cat([
+            vmap(run_loss, in_dims=(0, 0, None, None, None, None, None))(
+                P[first:first + n], alphas[first:first + n], xs, ys, xq, yq, kind
+            )
+            for kind, first, n in groups
+        ])
+        return losses.sum(), losses
+
+    gradient = grad_and_value(total, has_aux=True)
+
+    def step(P, M, V, t, lr, alphas, xs, ys, xq, yq, beta1=0.9, beta2=0.999, eps=1e-8):
+        g, (_, losses) = gradient(P, alphas, xs, ys, xq, yq)
+        t.add_(1)
+        M.mul_(beta1).add_(g, alpha=1 - beta1)
+        V.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        P.sub_(lr * (M / (1 - beta1**t)) / ((V / (1 - beta2**t)).sqrt() + eps))
+        return losses
+
+    return step
+
+
+_COMPILED: dict = {}
+
+
+def _compiled_step(key, step, example):
+    """``step`` compiled for the shapes of ``example``: traced to one flat graph of ATen operations
+    with ``make_fx`` (which sees through ``grad`` and ``vmap`` quickly) and compiled by Inductor,
+    so a call runs generated kernels with no Python tracing and no guards. Cached by ``key`` for
+    the session. Falls back to ``step`` itself, with a warning, if compilation fails (no C++
+    compiler, an unsupported platform, ...)."""
+    if key in _COMPILED:
+        return _COMPILED[key]
+    try:
+        from torch._inductor import compile as inductor_compile
+
+        def positional(*args):
+            return step(*args)
+
+        graph = make_fx(positional, tracing_mode="fake")(*example)
+        compiled = inductor_compile(graph, [a.clone() for a in example])
+    except Exception as error:  # noqa: BLE001 — any failure: train in eager mode instead
+        warnings.warn(f"could not compile the MAML step ({type(error).__name__}: {error}); "
+                      "training in eager mode", stacklevel=3)
+        return step
+
+    _COMPILED[key] = compiled
+    return compiled
+
+
+def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Sequence[float] = 0.01,
+               first_order: bool | Sequence[bool] = False, inner_steps: int = 1,
+               meta_batch: int = 25, k_support: int = 10, k_query: int | None = None,
+               meta_lr: float | Callable[[int], float] = 1e-3, params: Params | None = None,
+               generator: torch.Generator | int = 0, device="cpu", loss_fn: LossFn = mse,
+               compile: bool = True, chunk: int = 1000, progress: bool = True) -> MAMLResult:
+    """Meta-train initialisations with MAML's Algorithm 1 (Adam on the meta-gradient).
+
+    Every iteration draws ``meta_batch`` tasks from ``tasks`` with ``k_support`` support and
+    ``k_query`` query points, adapts each with ``inner_steps`` SGD steps of size ``inner_lr``
+    (all tasks at once, ``vmap``), and takes one Adam step (``meta_lr``, default betas) on the
+    mean query loss. ``first_order=True`` trains FOMAML.
+
+    Several runs at once: give ``inner_lr`` and/or ``first_order`` as lists (one entry per run)
+    and the runs train side by side in one batched step on the same task batches, from the same
+    initialisation — e.g. ``inner_lr=[0.01, 0.001, 0.01, 0.0], first_order=[False, False, True,
+    False]`` trains MAML with two step sizes, FOMAML, and joint training. A run with α = 0 (or
+    ``inner_steps=0``) has nothing to adapt: it is the "pretrained" baseline of the paper, one
+    network fitted to the support and query points of all tasks at once, with the same budget.
+
+    Arguments:
+        model: any ``nn.Module``; its parameters are the starting point unless ``params`` is given
+            (the module itself is not modified).
+        tasks: a task distribution with ``sample(n, k_support, k_query, generator, device)``.
+        iterations: number of meta-iterations.
+        meta_lr: Adam's step size, or a function of the iteration (e.g. a linear decay).
+        generator: seed or ``torch.Generator`` for the task batches (drawn ``chunk`` iterations at
+            a time).
+        compile: run the whole meta-iteration (meta-gradient and Adam update) under
+            ``torch.compile``; falls back to eager mode, with a warning, if compilation fails.
+        progress: show a progress bar.
+
+    Raises ``FloatingPointError`` naming the iteration if a meta-loss stops being finite.
+    """
+    iterations = _checks.positive_int("iterations", iterations)
+    inner_steps = _nonneg_int("inner_steps", inner_steps)
+    meta_batch = _checks.positive_int("meta_batch", meta_batch)
+    chunk = min(_checks.positive_int("chunk", chunk), iterations)
+    n_runs = max(len(v) if isinstance(v, (list, tuple)) else 1 for v in (inner_lr, first_order))
+    alphas = _broadcast("inner_lr", inner_lr, n_runs, _nonneg_float)
+    fos = _broadcast("first_order", first_order, n_runs, _as_bool)
+    if callable(meta_lr):
+        lr_at = meta_lr
+    else:
+        constant = _checks.positive_float("meta_lr", meta_lr)
+
+        def lr_at(_iteration):
+            return constant
+
+    start = parameters_of(model) if params is None else {n: p.detach() for n, p in params.items()}
+    _check_params(model, start)
+    gen = _checks.generator(generator)
+
+    names = list(start)
+    shapes = [tuple(start[n].shape) for n in names]
+    by_kind = _groups(alphas, fos, inner_steps)
+    order = [r for runs in by_kind.values() for r in runs]  # the run held in each row of P
+    groups, row = [], 0
+    for kind, runs in by_kind.items():
+        groups.append((kind, row, len(runs)))
+        row += len(runs)
+    flat = torch.cat([start[n].reshape(-1) for n in names]).to(device)
+    P = flat.unsqueeze(0).repeat(n_runs, 1)
+    M, V = torch.zeros_like(P), torch.zeros_like(P)
+    dtype = P.dtype
+    t = torch.zeros((), device=device, dtype=dtype)
+    lr = torch.zeros((), device=device, dtype=dtype)
+    alpha_t = torch.tensor([alphas[r] for r in order], device=device, dtype=dtype)
+
+    eager = _make_step(model, names, shapes, loss_fn, inner_steps, groups)
+    losses = torch.empty(iterations, n_runs, dtype=dtype)
+    step, compiled, compile_seconds = eager, False, 0.0
+    bar = tqdm(total=iterations, desc="MAML", disable=not progress, mininterval=1.0)
+    began = time.perf_counter()
+    for first in range(0, iterations, chunk):
+        n = min(chunk, iterations - first)
+        batch = tasks.sample(n * meta_batch, k_support, k_query, generator=gen, device=device,
+                             dtype=dtype)
+        data = [getattr(batch, f).reshape(n, meta_batch, *getattr(batch, f).shape[1:]).unbind(0)
+                for f in ("x_support", "y_support", "x_query", "y_query")]
+        if first == 0 and compile:
+            tick = time.perf_counter()
+            key = (type(model), repr(model), loss_fn, inner_steps, tuple(groups), P.shape,
+                   tuple(data[0][0].shape), tuple(data[2][0].shape), dtype, str(P.device))
+            example = (P, M, V, t, lr, alpha_t, data[0][0], data[1][0], data[2][0], data[3][0])
+            step = _compiled_step(key, eager, example)
+            compiled, compile_seconds = step is not eager, time.perf_counter() - tick
+        out = []
+        for i in range(n):
+            lr.fill_(lr_at(first + i))
+            out.append(step(P, M, V, t, lr, alpha_t, data[0][i], data[1][i], data[2][i], data[3][i]))
+        losses[first:first + n, order] = torch.stack(out).detach().cpu()
+        bad = ~torch.isfinite(losses[first:first + n]).all(dim=1)
+        if bad.any():
+            at = first + int(bad.nonzero()[0])
+            raise FloatingPointError(
+                f"MAML meta-loss is not finite at iteration {at} (runs with inner_lr {alphas}); "
+                "lower inner_lr or meta_lr, or clip the targets"
+            )
+        bar.update(n)
+    bar.close()
+    seconds = time.perf_counter() - began
+    rate = iterations / max(seconds - compile_seconds, 1e-9)
+    trained = [None] * n_runs
+    offsets = [0, *itertools.accumulate(math.prod(shape) for shape in shapes)]
+    for j, r in enumerate(order):
+        trained[r] = {n: P[j, offsets[i]:offsets[i + 1]].reshape(shapes[i]).clone()
+                      for i, n in enumerate(names)}
+    return MAMLResult(trained, losses, alphas, fos, seconds, compile_seconds, rate, compiled)
+
+
+def linear_maml_optimum(tasks: LinearTasks, *, inner_lr: float, inner_steps: int = 1,
+                        k_support: int = 10, n_draws: int = 200_000,
+                        generator: torch.Generator | int = 0) -> dict[str, torch.Tensor]:
+    """The initialisations MAML and joint training converge to on linear regression, in closed form.
+
+    For the model ``y = w[0] x + w[1]`` and the squared loss, a task with optimum ``w*`` and input
+    second moment ``Σ`` (:meth:`~l2l.tasks.LinearTasks.moments`) has the query loss
+    ``(w − w*)ᵀ Σ (w − w*) + σ²`` on average over query points. ``k`` SGD steps of size ``α`` on a
+    support set whose loss has Hessian ``Ĥ = (2/K) Σ_j φ_j φ_jᵀ`` (``φ = (x, 1)``) map
+    ``w − w*`` to ``(I − αĤ)^k (w − w*)`` plus zero-mean label noise, so MAML minimises
+    ``E[(w − w*)ᵀ A (w − w*)]`` with ``A = (I − αĤ)^k Σ (I − αĤ)^k``:
+
+        w_MAML = E[A]⁻¹ E[A w*],     w_joint = E[Σ]⁻¹ E[Σ w*],
+
+    expectations over tasks and support draws. They are estimated here from ``n_draws`` sampled
+    tasks in float64. Returns ``{"maml": w_MAML, "joint": w_joint}``, each a tensor
+    ``(slope, intercept)``.
+    """
+    if not isinstance(tasks, LinearTasks):
+        raise TypeError(f"tasks must be a LinearTasks, got {type(tasks).__name__}")
+    inner_lr = _nonneg_float("inner_lr", inner_lr)
+    inner_steps = _nonneg_int("inner_steps", inner_steps)
+    batch = tasks.sample(n_draws, k_support, 1, generator=generator, dtype=torch.float64)
+    phi = torch.cat([batch.x_support, torch.ones_like(batch.x_support)], dim=2)  # (n, K, 2)
+    hessian = 2 * phi.transpose(1, 2) @ phi / phi.shape[1]
+    shrink = torch.linalg.matrix_power(torch.eye(2, dtype=torch.float64) - inner_lr * hessian,
+                                       inner_steps)
+    sigma = LinearTasks.moments(batch.params)
+    a = shrink @ sigma @ shrink
+    w_star = torch.stack([batch.params["slope"], batch.params["intercept"]], dim=1)[..., None]
+    maml = torch.linalg.solve(a.mean(0), (a @ w_star).mean(0))[:, 0]
+    joint = torch.linalg.solve(sigma.mean(0), (sigma @ w_star).mean(0))[:, 0]
+    return {"maml": maml, "joint": joint}

@@ -15,11 +15,13 @@ from l2l.maml import (
     adapt_tasks,
     adaptation_losses,
     evaluate_adaptation,
+    linear_maml_optimum,
     maml_gradient,
     maml_loss,
     mse,
     parameters_of,
     summarize_adaptation,
+    train_maml,
     tune_step_size,
 )
 from l2l.tasks import LinearTasks, SineTasks, TaskBatch
@@ -254,3 +256,87 @@ def test_argument_checks():
         maml_loss(net, params, (x, y), inner_lr=0.1)
     with pytest.raises(ValueError, match="candidates"):
         tune_step_size(net, params, SineTasks(), [])
+
+
+# --- meta-training -----------------------------------------------------------------------------
+
+
+def test_runs_side_by_side_equal_separate_runs():
+    """Batched runs of every kind (MAML, FOMAML, joint) give what each run gives on its own."""
+    net = tiny_net(torch.float32, hidden=8)
+    kw = dict(iterations=6, meta_batch=4, k_support=5, generator=3, compile=False, progress=False)
+    together = train_maml(net, SineTasks(), inner_lr=[0.0, 0.02, 0.01], first_order=[False, True, False],
+                          **kw)
+    assert together.losses.shape == (6, 3) and together.first_order == [False, True, False]
+    for r, (lr, fo) in enumerate([(0.0, False), (0.02, True), (0.01, False)]):
+        alone = train_maml(net, SineTasks(), inner_lr=lr, first_order=fo, **kw)
+        torch.testing.assert_close(together.losses[:, r], alone.losses[:, 0])
+        for name, p in alone.params[0].items():
+            torch.testing.assert_close(together.params[r][name], p)
+
+
+def test_one_iteration_is_an_adam_step_on_the_meta_gradient():
+    net = tiny_net(torch.float64, hidden=4)
+    start = parameters_of(net)
+    result = train_maml(net, SineTasks(), iterations=1, meta_batch=3, k_support=5, generator=0,
+                        inner_lr=0.05, meta_lr=0.01, compile=False, progress=False)
+    batch = SineTasks().sample(3, 5, generator=0, dtype=torch.float64)
+    grads, loss = maml_gradient(net, start, batch, inner_lr=0.05)
+    assert abs(result.losses[0, 0] - loss) < 1e-12
+    for name, p in start.items():  # Adam's first step: θ − lr · g / (|g| + ε)
+        expected = p - 0.01 * grads[name] / (grads[name].abs() + 1e-8)
+        torch.testing.assert_close(result.params[0][name], expected)
+
+
+def paper_net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 1))
+
+
+def test_compiled_step_equals_eager_step():
+    """The sine notebook's configuration exactly (so the notebook then finds the compiled kernels
+    in Inductor's on-disk cache): four runs of three kinds, 25 tasks, K = 10."""
+    kw = dict(iterations=4, generator=1, progress=False, inner_lr=[0.01, 0.001, 0.01, 0.0],
+              first_order=[False, False, True, False])
+    eager = train_maml(paper_net(), SineTasks(), compile=False, **kw)
+    compiled = train_maml(paper_net(), SineTasks(), compile=True, **kw)
+    assert compiled.compiled and not eager.compiled
+    torch.testing.assert_close(compiled.losses, eager.losses, rtol=1e-5, atol=1e-6)
+    for r in range(4):
+        for name, p in eager.params[r].items():
+            torch.testing.assert_close(compiled.params[r][name], p, rtol=1e-4, atol=1e-6)
+
+
+def test_meta_training_converges_to_the_linear_closed_form():
+    """Tasks with different input scales: MAML's and joint training's initialisations differ, and
+    meta-training finds each one's closed form."""
+    tasks = LinearTasks(x_scales=(0.5, 3.0), slope_means=(2.0, -1.0), slope_std=0.5)
+    alpha, iterations = 1 / 6, 1500  # error after 1500 iterations: at most 0.022 over 3 seeds
+    optimum = linear_maml_optimum(tasks, inner_lr=alpha, n_draws=100_000)
+    assert (optimum["maml"] - optimum["joint"]).abs()[0] > 0.3
+    net = nn.Linear(1, 1)
+    result = train_maml(net, tasks, iterations=iterations, inner_lr=[alpha, 0.0], meta_batch=100,
+                        meta_lr=lambda t: 0.05 * (1 - t / iterations), generator=0,
+                        compile=False, progress=False)
+    for run, key in enumerate(["maml", "joint"]):
+        w = torch.stack([result.params[run]["weight"][0, 0], result.params[run]["bias"][0]])
+        assert (w.double() - optimum[key]).abs().max() < 0.05, (key, w, optimum[key])
+
+
+def test_non_finite_meta_loss_stops_training():
+    net = nn.Linear(1, 1)
+    tasks = LinearTasks(x_scales=(1e19,))
+    with pytest.raises(FloatingPointError, match="iteration 0"):
+        train_maml(net, tasks, iterations=3, compile=False, progress=False)
+
+
+def test_train_argument_checks():
+    net = nn.Linear(1, 1)
+    with pytest.raises(ValueError, match="one per run"):
+        train_maml(net, LinearTasks(), iterations=2, inner_lr=[0.1, 0.2], first_order=[True] * 3)
+    with pytest.raises(TypeError, match="first_order"):
+        train_maml(net, LinearTasks(), iterations=2, first_order="yes")
+    with pytest.raises(ValueError, match="iterations"):
+        train_maml(net, LinearTasks(), iterations=0)
+    with pytest.raises(ValueError, match="inner_lr"):
+        train_maml(net, LinearTasks(), iterations=2, inner_lr=-1.0)
