@@ -366,7 +366,8 @@ def validation_problems(style: str = "hubble", size: int = 64, n: int = 4, seed:
 
 
 def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: torch.device | str = "cpu",
-                     checkpoint: str | Path | None = None, progress: bool = True):
+                     checkpoint: str | Path | None = None, resume: str | Path | None = None,
+                     progress: bool = True):
     """Meta-train an :class:`~l2l.LSTMOptimizer` on the style-transfer objective.
 
     Training runs in rounds of ``round_epochs`` meta-epochs, each one call of :func:`l2l.meta_train`
@@ -374,6 +375,12 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
     every round the optimizer is scored on the validation crops (final objective after ``steps``
     steps) and the best round's weights are kept — and written to ``checkpoint`` (``.pt`` state
     dict beside a ``.json`` with the config, scores and wall time) as soon as they improve.
+    ``config["meta_lr_schedule"]``, a list of ``[epoch, lr]`` pairs, lowers the meta-lr for the rounds
+    that start at or after each ``epoch``.
+
+    ``resume`` continues from a checkpoint written at the end of a round that was the best so far
+    (so its weights are the run's weights at that point): the sampler replays the finished epochs'
+    draws, so the result is that of one uninterrupted run with the same ``meta_epochs`` and config.
 
     Returns:
         ``(net, info)``: the best network and a dict with the validation history and wall time.
@@ -392,10 +399,22 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
     info = {"command": f"python -m l2l.train neural_art --epochs {meta_epochs} --seed {cfg['seed']}",
             "device": str(device), "torch": torch.__version__, "config": cfg, "net": net.config(),
             "epochs": [], "val_scores": [], "best_epoch": 0, "best_score": float("inf"), "wall_seconds": 0.0}
-    best, start = None, time.perf_counter()
-    for r in range(rounds):
+    best, start, first_round = None, time.perf_counter(), 0
+    if resume is not None:
+        net, saved = load_optimizer(resume, device)
+        if saved["best_epoch"] != saved["epochs"][-1] or saved["epochs"][-1] % cfg["round_epochs"]:
+            raise ValueError(f"{resume} was not saved at the end of a best round; it cannot be resumed")
+        info.update({k: saved[k] for k in ("epochs", "val_scores", "best_epoch", "best_score")})
+        best, first_round = net.state_dict(), saved["epochs"][-1] // cfg["round_epochs"]
+        start -= saved["wall_seconds"]
+        for _ in range(saved["epochs"][-1]):
+            sample(gen)  # replay the finished epochs' draws
+    for r in range(first_round, rounds):
         epochs = min(cfg["round_epochs"], meta_epochs - r * cfg["round_epochs"])
-        meta_train(net, sample, epochs, steps=cfg["steps"], unroll=cfg["unroll"], meta_lr=cfg["meta_lr"],
+        meta_lr = cfg["meta_lr"]
+        for from_epoch, lr in cfg.get("meta_lr_schedule") or ():
+            meta_lr = lr if r * cfg["round_epochs"] >= from_epoch else meta_lr
+        meta_train(net, sample, epochs, steps=cfg["steps"], unroll=cfg["unroll"], meta_lr=meta_lr,
                    clip_grad_norm=cfg["clip_grad_norm"], generator=gen, progress=progress)
         score = validation_score(net, validation, cfg["steps"])
         info["epochs"].append(r * cfg["round_epochs"] + epochs)

@@ -158,3 +158,13 @@ def test_baseline_tuning_extends_a_grid_whose_best_rate_is_at_its_edge():
     tuned = na.tune_art_baselines(problems, 20, {"SGD": [1e-5, 3.16e-5]}, max_extensions=3)["SGD"]
     assert sorted(tuned.scores) == [1e-5, 3.16e-5, 1e-4, 3.16e-4, 1e-3]
     assert tuned.lr == 1e-3 and tuned.name == "SGD" and tuned.rule.lr == 1e-3
+
+
+def test_resumed_training_matches_one_uninterrupted_run(tmp_path):
+    config = {"size": 16, "steps": 4, "unroll": 2, "round_epochs": 1, "n_validation": 1,
+              "meta_lr_schedule": [[1, 1e-3]]}
+    _, whole = na.train_neural_art(2, config=config, progress=False)
+    na.train_neural_art(1, config=config, checkpoint=tmp_path / "opt.pt", progress=False)
+    _, resumed = na.train_neural_art(2, config=config, resume=tmp_path / "opt.pt", progress=False)
+    assert resumed["epochs"] == whole["epochs"] == [1, 2]
+    assert resumed["val_scores"] == pytest.approx(whole["val_scores"], rel=1e-6)
