@@ -16,7 +16,7 @@ random filters suffice for texture and style statistics (Ustyuzhaninov et al. 20
 offline on a CPU. :class:`VGGFeatures` uses ImageNet-trained VGG-19 as Gatys et al. did, when
 torchvision and its weights are available (e.g. on Colab).
 
-Images come from scikit-image's bundled sample photographs (see :data:`PHOTOS` for each one's
+Images come from scikit-image's bundled sample photographs (``PHOTOS`` gives each one's
 source and licence): content crops are split into training, validation and test sets by source
 photograph, and the two styles are photographs that are not among the content images.
 """
@@ -63,7 +63,7 @@ PHOTOS = {
                  "Center for Microscopy and Molecular Imaging (CMMI)", "no known copyright restrictions"),
 }
 
-#: Content photographs per split: crops of one photograph never appear in two splits.
+#: The content photographs of each split (crops of one photograph never appear in two splits).
 CONTENT_SPLITS = {"train": ("astronaut", "rocket", "camera"), "validation": ("coffee",), "test": ("chelsea",)}
 
 #: The training style and the second (held-out) style; neither is a content photograph.
