@@ -1,0 +1,41 @@
+"""The fused LSTM cell and the optional meta_train arguments added for speed and long runs."""
+
+import torch
+from torch import nn
+
+from l2l.learned_optimizer import LSTMOptimizer, lstm_cell, meta_train
+from l2l.problems import quadratic_family, sample_quadratics
+
+
+def test_fused_cell_matches_nn_lstmcell_in_values_and_gradients():
+    torch.manual_seed(0)
+    cell = nn.LSTMCell(3, 5).double()
+    x, h, c = (torch.randn(7, n, dtype=torch.float64, requires_grad=True) for n in (3, 5, 5))
+    w_h, w_c = torch.randn(7, 5, dtype=torch.float64), torch.randn(7, 5, dtype=torch.float64)
+    inputs = [x, h, c, *cell.parameters()]
+    results = []
+    for out in (cell(x, (h, c)), lstm_cell(cell, x, (h, c))):
+        loss = (out[0] * w_h).sum() + (out[1] * w_c).sum()
+        results.append((out, torch.autograd.grad(loss, inputs)))
+    (ref_out, ref_grads), (out, grads) = results
+    for mine, ref in zip([*out, *grads], [*ref_out, *ref_grads]):
+        torch.testing.assert_close(mine, ref)
+
+
+def test_lr_schedule_scales_the_meta_learning_rate_and_callback_sees_each_validation():
+    seen = []
+    net = LSTMOptimizer(hidden_size=4)
+    log = meta_train(
+        net, quadratic_family(batch=2, dim=2), 4, steps=4, unroll=2, meta_lr=1e-2,
+        validation=[sample_quadratics(batch=2, dim=2, generator=1)], eval_every=2, progress=False,
+        lr_schedule=lambda epoch: 1.0 / epoch, on_validation=lambda n, lg: seen.append(list(lg.val_epochs)),
+    )  # fmt: skip
+    assert seen == [[2], [2, 4]] and log.val_epochs == [2, 4]
+
+
+def test_a_zero_lr_schedule_leaves_the_optimizer_unchanged():
+    net = LSTMOptimizer(hidden_size=4)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    family = quadratic_family(batch=2, dim=2)
+    meta_train(net, family, 2, steps=4, unroll=2, progress=False, lr_schedule=lambda e: 0.0)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
