@@ -53,6 +53,7 @@ __all__ = [
     "adapt",
     "adapt_tasks",
     "adaptation_losses",
+    "sharpness",
     "AdaptationCurve",
     "summarize_adaptation",
     "evaluate_adaptation",
@@ -192,6 +193,41 @@ def adaptation_losses(model: nn.Module, params: Params, batch: TaskBatch, *, lr:
     return torch.nan_to_num(losses, nan=math.inf)
 
 
+def sharpness(model: nn.Module, params: Params, batch: TaskBatch, *, iterations: int = 100,
+              loss_fn: LossFn = mse, generator: torch.Generator | int = 0) -> torch.Tensor:
+    """The largest eigenvalue (in magnitude) of each task's support-loss Hessian at ``params``.
+
+    Gradient descent with step ``α`` on a quadratic diverges along any direction whose curvature
+    ``λ`` has ``α λ > 2``; ``α ×`` :func:`sharpness` tells which tasks an initialisation can adapt
+    to stably. Power iteration with Hessian-vector products (forward-over-reverse, ``torch.func``),
+    all tasks at once. Returns a tensor of shape ``(n_tasks,)``.
+    """
+    if not isinstance(batch, TaskBatch):
+        raise TypeError(f"batch must be a TaskBatch, got {type(batch).__name__}")
+    _check_params(model, params)
+    iterations = _checks.positive_int("iterations", iterations)
+    params = {name: p.detach() for name, p in params.items()}
+    gen = _checks.generator(generator)
+    start = {name: torch.randn((len(batch), *p.shape), generator=gen, dtype=p.dtype).to(p.device)
+             for name, p in params.items()}
+
+    def norm(v):
+        return torch.sqrt(sum((t**2).sum() for t in v.values()))
+
+    def top(xs, ys, v):
+        gradient = grad(lambda p: task_loss(model, p, xs, ys, loss_fn))
+        v = {n: t / norm(v) for n, t in v.items()}
+        value = torch.zeros(())
+        for _ in range(iterations):
+            hv = torch.func.jvp(gradient, (params,), (v,))[1]
+            value = sum((hv[n] * v[n]).sum() for n in v)  # Rayleigh quotient
+            v = {n: t / norm(hv) for n, t in hv.items()}
+        return value
+
+    with torch.no_grad():
+        return vmap(top)(batch.x_support, batch.y_support, start).abs()
+
+
 @dataclass(frozen=True)
 class AdaptationCurve:
     """Query losses after 0..N adaptation steps on new tasks, and their summary per step.
@@ -251,13 +287,16 @@ def evaluate_adaptation(model: nn.Module, params: Params, tasks, *, lr: float, s
     """Adapt from ``params`` on ``n_tasks`` new tasks and summarise the query loss per step.
 
     Draws the tasks from ``tasks`` (e.g. :class:`~l2l.tasks.SineTasks`) with ``k_support`` support
-    points and ``k_query`` fresh query points each (or the fixed inputs ``query_x``, e.g. a grid),
+    points and ``k_query`` fresh query points each (or the fixed inputs ``query_x``, e.g. a grid)
+    in the dtype of ``params``,
     runs ``steps`` SGD steps of size ``lr`` (:func:`adaptation_losses`) and returns an
     :class:`AdaptationCurve`. The same ``generator`` seed gives the same tasks to every
     initialisation, so curves of different methods are paired.
     """
+    _check_params(model, params)
+    dtype = next(iter(params.values())).dtype
     batch = tasks.sample(n_tasks, k_support, k_query, generator=generator, device=device,
-                         query_x=query_x)
+                         dtype=dtype, query_x=query_x)
     losses = adaptation_losses(model, params, batch, lr=lr, steps=steps, loss_fn=loss_fn)
     return summarize_adaptation(losses, lr, divergence_factor)
 
@@ -273,7 +312,9 @@ def tune_step_size(model: nn.Module, params: Params, tasks, candidates: Sequence
     """
     if not candidates:
         raise ValueError("candidates must hold at least one step size")
-    batch = tasks.sample(n_tasks, k_support, k_query, generator=generator, device=device)
+    _check_params(model, params)
+    dtype = next(iter(params.values())).dtype
+    batch = tasks.sample(n_tasks, k_support, k_query, generator=generator, device=device, dtype=dtype)
     scores = {}
     for lr in candidates:
         final = adaptation_losses(model, params, batch, lr=lr, steps=steps, loss_fn=loss_fn)[-1]
