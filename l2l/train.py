@@ -43,6 +43,7 @@ class Experiment:
     run: Callable[[argparse.Namespace], dict]
 
 
+#: the registered experiments by name, in the order ``python -m l2l.train --help`` lists them
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
