@@ -96,7 +96,7 @@ class _LSTMCellFunction(torch.autograd.Function):
 
 
 def lstm_cell(cell: nn.LSTMCell, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]):
-    """``cell(x, state)`` computed by :class:`_LSTMCellFunction` (same values and gradients)."""
+    """``cell(x, state)`` computed by ``_LSTMCellFunction`` (same values and gradients)."""
     weight = torch.cat((cell.weight_ih, cell.weight_hh), dim=1)
     return _LSTMCellFunction.apply(x, *state, weight, cell.bias_ih + cell.bias_hh)
 

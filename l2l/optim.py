@@ -1,4 +1,4 @@
-"""A meta-trained update rule as a drop-in ``torch.optim.Optimizer``, and the shipped weights.
+"""A meta-trained update rule as a drop-in ``torch.optim.Optimizer``, and the shipped weights::
 
     net = l2l.load_pretrained("mnist_lstm")
     opt = l2l.LearnedOptimizer(model.parameters(), net)

@@ -48,6 +48,7 @@ EXPERIMENTS: dict[str, Experiment] = {}
 
 
 def register(experiment: Experiment) -> Experiment:
+    """Add ``experiment`` to :data:`EXPERIMENTS` under its name (names are unique)."""
     if experiment.name in EXPERIMENTS:
         raise ValueError(f"experiment {experiment.name!r} is already registered")
     EXPERIMENTS[experiment.name] = experiment
