@@ -194,38 +194,49 @@ def adaptation_losses(model: nn.Module, params: Params, batch: TaskBatch, *, lr:
 
 
 def sharpness(model: nn.Module, params: Params, batch: TaskBatch, *, iterations: int = 100,
-              loss_fn: LossFn = mse, generator: torch.Generator | int = 0) -> torch.Tensor:
+              per_task: bool = False, loss_fn: LossFn = mse,
+              generator: torch.Generator | int = 0) -> torch.Tensor:
     """The largest eigenvalue (in magnitude) of each task's support-loss Hessian at ``params``.
 
     Gradient descent with step ``α`` on a quadratic diverges along any direction whose curvature
     ``λ`` has ``α λ > 2``; ``α ×`` :func:`sharpness` tells which tasks an initialisation can adapt
     to stably. Power iteration with Hessian-vector products (forward-over-reverse, ``torch.func``),
-    all tasks at once. Returns a tensor of shape ``(n_tasks,)``.
+    all tasks at once. With ``per_task=True`` each task has its own parameters, with the tasks in
+    front (as :func:`adapt_tasks` returns them), e.g. to follow the curvature along adaptation.
+    Returns a tensor of shape ``(n_tasks,)``.
     """
     if not isinstance(batch, TaskBatch):
         raise TypeError(f"batch must be a TaskBatch, got {type(batch).__name__}")
     _check_params(model, params)
     iterations = _checks.positive_int("iterations", iterations)
     params = {name: p.detach() for name, p in params.items()}
+    if per_task:
+        for name, p in params.items():
+            if p.dim() == 0 or p.shape[0] != len(batch):
+                raise ValueError(f"with per_task=True, params[{name!r}] must start with the "
+                                 f"{len(batch)} tasks, got shape {tuple(p.shape)}")
     gen = _checks.generator(generator)
-    start = {name: torch.randn((len(batch), *p.shape), generator=gen, dtype=p.dtype).to(p.device)
-             for name, p in params.items()}
+    shapes = {name: p.shape[1:] if per_task else p.shape for name, p in params.items()}
+    start = {name: torch.randn((len(batch), *shape), generator=gen, dtype=params[name].dtype)
+             .to(params[name].device) for name, shape in shapes.items()}
 
     def norm(v):
         return torch.sqrt(sum((t**2).sum() for t in v.values()))
 
-    def top(xs, ys, v):
+    def top(theta, xs, ys, v):
         gradient = grad(lambda p: task_loss(model, p, xs, ys, loss_fn))
         v = {n: t / norm(v) for n, t in v.items()}
         value = torch.zeros(())
         for _ in range(iterations):
-            hv = torch.func.jvp(gradient, (params,), (v,))[1]
+            hv = torch.func.jvp(gradient, (theta,), (v,))[1]
             value = sum((hv[n] * v[n]).sum() for n in v)  # Rayleigh quotient
             v = {n: t / norm(hv) for n, t in hv.items()}
         return value
 
     with torch.no_grad():
-        return vmap(top)(batch.x_support, batch.y_support, start).abs()
+        return vmap(top, in_dims=(0 if per_task else None, 0, 0, 0))(
+            params, batch.x_support, batch.y_support, start
+        ).abs()
 
 
 @dataclass(frozen=True)
@@ -237,8 +248,10 @@ class AdaptationCurve:
         mean, ci95, median: per step; ``mean ± ci95`` is the normal 95% interval of the mean
             (1.96 standard errors). A few diverged tasks dominate the mean (``inf`` once a
             loss overflows, and then ``ci95`` is ``inf`` too); the median stays informative.
-        diverged: per step, how many tasks diverged (loss not finite, or above
-            ``divergence_factor`` × their loss before adaptation).
+        diverged: per step, how many tasks diverged: loss not finite, or above
+            ``divergence_factor`` × the mean loss before adaptation (a scale no task reaches
+            while it converges; relative to the mean, so that a task whose own starting loss is
+            tiny is not counted for a harmless rise).
         lr: the step size used.
     """
 
@@ -275,7 +288,8 @@ def summarize_adaptation(losses: torch.Tensor, lr: float = math.nan,
     std = losses.std(dim=1) if n > 1 else torch.zeros(losses.shape[0], dtype=losses.dtype)
     ci95 = torch.where(finite, 1.96 * std / math.sqrt(n), torch.tensor(math.inf, dtype=losses.dtype))
     median = losses.median(dim=1).values
-    diverged = (~torch.isfinite(losses) | (losses > divergence_factor * losses[:1])).sum(dim=1)
+    threshold = divergence_factor * losses[0][torch.isfinite(losses[0])].mean()
+    diverged = (~torch.isfinite(losses) | (losses > threshold)).sum(dim=1)
     return AdaptationCurve(losses, mean, ci95, median, diverged, float(lr))
 
 

@@ -20,6 +20,7 @@ from l2l.maml import (
     maml_loss,
     mse,
     parameters_of,
+    sharpness,
     summarize_adaptation,
     train_maml,
     tune_step_size,
@@ -298,8 +299,13 @@ def test_compiled_step_equals_eager_step():
     in Inductor's on-disk cache): four runs of three kinds, 25 tasks, K = 10."""
     kw = dict(iterations=4, generator=1, progress=False, inner_lr=[0.01, 0.001, 0.01, 0.0],
               first_order=[False, False, True, False])
-    eager = train_maml(paper_net(), SineTasks(), compile=False, **kw)
-    compiled = train_maml(paper_net(), SineTasks(), compile=True, **kw)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the notebook: kernels compiled for one thread
+    try:
+        eager = train_maml(paper_net(), SineTasks(), compile=False, **kw)
+        compiled = train_maml(paper_net(), SineTasks(), compile=True, **kw)
+    finally:
+        torch.set_num_threads(threads)
     assert compiled.compiled and not eager.compiled
     torch.testing.assert_close(compiled.losses, eager.losses, rtol=1e-5, atol=1e-6)
     for r in range(4):
@@ -340,3 +346,17 @@ def test_train_argument_checks():
         train_maml(net, LinearTasks(), iterations=0)
     with pytest.raises(ValueError, match="inner_lr"):
         train_maml(net, LinearTasks(), iterations=2, inner_lr=-1.0)
+
+
+def test_sharpness_is_the_top_hessian_eigenvalue():
+    """For a line and the squared loss the support Hessian is (2/K) Φᵀ Φ, known exactly."""
+    net = nn.Linear(1, 1).double()
+    batch = LinearTasks(x_scales=(0.5, 3.0)).sample(6, 10, generator=0, dtype=torch.float64)
+    phi = torch.cat([batch.x_support, torch.ones_like(batch.x_support)], dim=2)
+    top = torch.linalg.eigvalsh(2 * phi.transpose(1, 2) @ phi / 10)[:, -1]
+    torch.testing.assert_close(sharpness(net, parameters_of(net), batch, iterations=200), top)
+    # per task: the same answer whatever each task's parameters (the Hessian is constant)
+    per_task = {n: p.expand(6, *p.shape) + 0.1 for n, p in parameters_of(net).items()}
+    torch.testing.assert_close(sharpness(net, per_task, batch, iterations=200, per_task=True), top)
+    with pytest.raises(ValueError, match="per_task"):
+        sharpness(net, parameters_of(net), batch, per_task=True)
