@@ -15,9 +15,9 @@ The meta-gradient goes through the inner step, so it holds second derivatives; f
 Everything here works for any ``nn.Module``: parameters are dicts of tensors (name → tensor, as
 for ``torch.func.functional_call``), gradients come from ``torch.func.grad``, and the tasks of a
 batch are adapted at once with ``torch.func.vmap`` — there is no Python loop over tasks.
-:func:`train_maml` compiles the whole meta-iteration (meta-gradient and Adam update) with
-``torch.compile`` and can train several models (e.g. different α, MAML and FOMAML) in the same
-step, on the same task batches.
+:func:`train_maml` compiles the whole meta-iteration (meta-gradient and Adam update) into one
+graph of fused kernels (``make_fx`` and PyTorch's Inductor) and can train several models (e.g.
+different α, MAML and FOMAML, joint training) in the same step, on the same task batches.
 
 Building blocks (also used by the Reptile chapter):
 
@@ -119,10 +119,18 @@ def task_loss(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor
 
 
 def _sgd_step(model, params, x, y, lr, loss_fn, first_order) -> Params:
+    """One SGD step on one task (``lr`` may be a tensor, e.g. one α per batched run)."""
     g = grad(task_loss, argnums=1)(model, params, x, y, loss_fn)
     if first_order:
         g = {name: gi.detach() for name, gi in g.items()}
     return {name: p - lr * g[name] for name, p in params.items()}
+
+
+def _inner(model, params, x, y, lr, steps, loss_fn, first_order) -> Params:
+    """``steps`` SGD steps on one task: the adapted parameters."""
+    for _ in range(steps):
+        params = _sgd_step(model, params, x, y, lr, loss_fn, first_order)
+    return params
 
 
 def adapt(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, *, lr: float,
@@ -143,9 +151,7 @@ def adapt(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, *,
     _check_params(model, params)
     lr = _nonneg_float("lr", lr)
     steps = _nonneg_int("steps", steps)
-    for _ in range(steps):
-        params = _sgd_step(model, params, x, y, lr, loss_fn, first_order)
-    return params
+    return _inner(model, params, x, y, lr, steps, loss_fn, first_order)
 
 
 def adapt_tasks(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, *, lr: float,
@@ -156,13 +162,7 @@ def adapt_tasks(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tens
     lr = _nonneg_float("lr", lr)
     steps = _nonneg_int("steps", steps)
 
-    def one(x_i, y_i):
-        p = params
-        for _ in range(steps):
-            p = _sgd_step(model, p, x_i, y_i, lr, loss_fn, first_order)
-        return p
-
-    return vmap(one)(x, y)
+    return vmap(lambda x_i, y_i: _inner(model, params, x_i, y_i, lr, steps, loss_fn, first_order))(x, y)
 
 
 def adaptation_losses(model: nn.Module, params: Params, batch: TaskBatch, *, lr: float,
@@ -337,16 +337,6 @@ def tune_step_size(model: nn.Module, params: Params, tasks, candidates: Sequence
     return best, scores
 
 
-def _inner(model, params, xs, ys, lr, steps, loss_fn, first_order):
-    """Adapted parameters of one task (``lr`` may be a tensor, e.g. one α per batched run)."""
-    for _ in range(steps):
-        g = grad(task_loss, argnums=1)(model, params, xs, ys, loss_fn)
-        if first_order:
-            g = {n: gi.detach() for n, gi in g.items()}
-        params = {n: p - lr * g[n] for n, p in params.items()}
-    return params
-
-
 def maml_loss(model: nn.Module, params: Params, batch: TaskBatch, *, inner_lr: float,
               inner_steps: int = 1, first_order: bool = False, loss_fn: LossFn = mse) -> torch.Tensor:
     """The meta-objective of Algorithm 1: the mean over the batch's tasks of the query loss after
@@ -390,7 +380,7 @@ class MAMLResult:
         inner_lr, first_order: the settings of each run.
         seconds: wall time of the training loop (compilation included in ``compile_seconds``).
         iterations_per_second: meta-iterations per second after compilation.
-        compiled: whether the step ran under ``torch.compile``.
+        compiled: whether the step ran compiled (see ``compile``).
     """
 
     params: list[Params]
@@ -429,11 +419,11 @@ def _groups(alphas, fos, inner_steps):
 
 
 def _make_step(model, names, shapes, loss_fn, inner_steps, groups):
-    """One meta-iteration of all runs at once, for ``torch.compile``.
+    """One meta-iteration of all runs at once, to be traced and compiled.
 
     The parameters of every run are the rows of one flat buffer ``P`` (runs × parameters), with
-    Adam's moments ``M`` and ``V`` alongside, so the compiled step has few inputs (cheap guards)
-    and one fused update. Runs of one kind (``groups``: kind, first row, number of rows) are
+    Adam's moments ``M`` and ``V`` alongside, so the compiled step has few inputs and one fused
+    update. Runs of one kind (``groups``: kind, first row, number of rows) are
     batched with ``vmap`` over runs around the ``vmap`` over tasks, and each kind computes only
     what it needs: joint training has no inner loop, FOMAML no second derivatives.
     Returns the meta-loss of every run (rows of ``P``).
@@ -534,8 +524,11 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
         meta_lr: Adam's step size, or a function of the iteration (e.g. a linear decay).
         generator: seed or ``torch.Generator`` for the task batches (drawn ``chunk`` iterations at
             a time).
-        compile: run the whole meta-iteration (meta-gradient and Adam update) under
-            ``torch.compile``; falls back to eager mode, with a warning, if compilation fails.
+        compile: trace the whole meta-iteration (meta-gradient and Adam update) into one graph
+            and compile it with Inductor (about 15-30 s on a 2-core CPU, cached on disk); falls
+            back to eager mode, with a warning, if compilation fails. With one CPU thread
+            (``torch.set_num_threads(1)``) the small kernels run fastest and do not stall when
+            another process holds the second core.
         progress: show a progress bar.
 
     Raises ``FloatingPointError`` naming the iteration if a meta-loss stops being finite.
@@ -588,7 +581,9 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
                 for f in ("x_support", "y_support", "x_query", "y_query")]
         if first == 0 and compile:
             tick = time.perf_counter()
-            key = (type(model), repr(model), loss_fn, inner_steps, tuple(groups), P.shape,
+            # buffers (if any) are baked into the graph as constants: then the key is the module
+            key = (type(model), repr(model), (id(model),) if list(model.buffers()) else (),
+                   loss_fn, inner_steps, tuple(groups), P.shape,
                    tuple(data[0][0].shape), tuple(data[2][0].shape), dtype, str(P.device))
             example = (P, M, V, t, lr, alpha_t, data[0][0], data[1][0], data[2][0], data[3][0])
             step = _compiled_step(key, eager, example)
