@@ -16,14 +16,18 @@ from l2l.learned_optimizer import (
 )
 from l2l.maml import (
     AdaptationCurve,
+    MAMLResult,
     adapt,
     adapt_tasks,
     adaptation_losses,
     evaluate_adaptation,
+    linear_maml_optimum,
     maml_gradient,
     maml_loss,
     parameters_of,
+    sharpness,
     summarize_adaptation,
+    train_maml,
     tune_step_size,
 )
 from l2l.mnist import CONDITIONS, Condition, ConditionResult, run_condition
