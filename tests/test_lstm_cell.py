@@ -3,7 +3,16 @@
 import torch
 from torch import nn
 
-from l2l.learned_optimizer import LSTMOptimizer, lstm_cell, meta_train
+from l2l.learned_optimizer import (
+    LSTMOptimizer,
+    _fused_gates,
+    _fused_gates_backward,
+    _gates,
+    _gates_backward,
+    _LSTMCellFunction,
+    lstm_cell,
+    meta_train,
+)
 from l2l.problems import quadratic_family, sample_quadratics
 
 
@@ -19,6 +28,26 @@ def test_fused_cell_matches_nn_lstmcell_in_values_and_gradients():
         results.append((out, torch.autograd.grad(loss, inputs)))
     (ref_out, ref_grads), (out, grads) = results
     for mine, ref in zip([*out, *grads], [*ref_out, *ref_grads]):
+        torch.testing.assert_close(mine, ref)
+
+
+def test_fused_cell_gradients_match_finite_differences():
+    torch.manual_seed(1)
+    x, h, c = (torch.randn(6, n, dtype=torch.float64, requires_grad=True) for n in (2, 4, 4))
+    weight = torch.randn(16, 6, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(16, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(_LSTMCellFunction.apply, (x, h, c, weight, bias))
+
+
+def test_compiled_pointwise_kernels_equal_the_eager_functions():
+    torch.manual_seed(2)
+    z, bias, c = torch.randn(9, 12), torch.randn(12), torch.randn(9, 3)
+    forward = _fused_gates(z, bias, c)
+    for mine, ref in zip(forward, _gates(z, bias, c)):
+        torch.testing.assert_close(mine, ref)
+    grads = torch.randn(9, 3), torch.randn(9, 3)
+    backward_args = (*grads, forward[2], c, forward[3])
+    for mine, ref in zip(_fused_gates_backward(*backward_args), _gates_backward(*backward_args)):
         torch.testing.assert_close(mine, ref)
 
 
