@@ -396,7 +396,9 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
     validation = validation_problems(cfg["style"], cfg["size"], cfg["n_validation"], features=features,
                                      device=device)
     net = LSTMOptimizer(output_scale=cfg["output_scale"]).to(device)
-    info = {"command": f"python -m l2l.train neural_art --epochs {meta_epochs} --seed {cfg['seed']}",
+    schedule = ",".join(f"{e}:{lr:g}" for e, lr in cfg.get("meta_lr_schedule") or ())
+    command = f"python -m l2l.train neural_art --epochs {meta_epochs} --seed {cfg['seed']}"
+    info = {"command": command + (f" --meta-lr-schedule {schedule}" if schedule else ""),
             "device": str(device), "torch": torch.__version__, "config": cfg, "net": net.config(),
             "epochs": [], "val_scores": [], "best_epoch": 0, "best_score": float("inf"), "wall_seconds": 0.0}
     best, start, first_round = None, time.perf_counter(), 0

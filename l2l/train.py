@@ -160,15 +160,27 @@ register(Experiment("mnist", "LSTM optimizer on MNIST MLPs (Figure 4 right)", _m
 def _neural_art_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=120, help="meta-epochs (default 120, as shipped)")
     parser.add_argument("--seed", type=int, default=0, help="seed of φ, crops and starting noise")
+    parser.add_argument("--meta-lr-schedule", type=_lr_steps, default=(),
+                        help="lower the meta-lr from given epochs, e.g. 150:1e-3,250:3e-4 (default: none)")
     parser.add_argument("--out", type=Path, default=PRETRAINED / "neural_art_lstm.pt",
                         help="state dict to write (.json beside it) after each improving round")  # fmt: skip
+
+
+def _lr_steps(text: str) -> list[list[float]]:
+    """``"150:1e-3,250:3e-4"`` → ``[[150, 0.001], [250, 0.0003]]`` (epoch, meta-lr from that epoch)."""
+    try:
+        steps = [[int(e), float(lr)] for e, lr in (item.split(":") for item in text.split(",") if item)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected EPOCH:LR[,EPOCH:LR...], got {text!r}") from None
+    return steps
 
 
 def train_neural_art(args: argparse.Namespace) -> dict:
     """:func:`l2l.neural_art.train_neural_art` with its shipped settings (``TRAIN_CONFIG``)."""
     from l2l import neural_art
 
-    _, info = neural_art.train_neural_art(args.epochs, config={"seed": args.seed}, device=default_device(),
+    config = {"seed": args.seed, "meta_lr_schedule": args.meta_lr_schedule}
+    _, info = neural_art.train_neural_art(args.epochs, config=config, device=default_device(),
                                           checkpoint=args.out)  # fmt: skip
     return info
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import yaml
 
 import l2l
-from l2l._sphinx import documented_name, unique_scripts
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
+sys.path.insert(0, str(BOOK / "_ext"))  # the book's Sphinx extension, as _config.yml loads it
+from l2l_sphinx import documented_name, unique_scripts  # noqa: E402
 
 
 def _read(path: str) -> str:

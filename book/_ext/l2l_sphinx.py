@@ -1,4 +1,4 @@
-"""Two Sphinx hooks for the book, listed in ``_config.yml`` under ``sphinx.extra_extensions``.
+"""Two Sphinx hooks for the book, listed in ``_config.yml`` under ``sphinx.local_extensions``.
 
 * ``l2l.name`` links to where ``name`` is documented. The public API is re-exported from
   ``l2l/__init__.py`` (``l2l.meta_train``), while the API page documents each object in its own
