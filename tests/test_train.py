@@ -1,0 +1,40 @@
+"""The command line of long meta-training runs: schedule, registry and argument parsing."""
+
+import argparse
+import math
+
+import pytest
+
+from l2l.train import EXPERIMENTS, Experiment, _lr_steps, cosine_schedule, main, register
+
+
+def test_cosine_schedule_decays_from_one_to_the_floor():
+    factor = cosine_schedule(5, floor=0.1)
+    assert factor(1) == 1.0 and math.isclose(factor(5), 0.1)
+    assert math.isclose(factor(3), 0.55)  # half-way: the mean of 1 and the floor
+    assert all(factor(e) > factor(e + 1) for e in range(1, 5))
+
+
+def test_cosine_schedule_rejects_a_non_positive_length():
+    with pytest.raises(ValueError, match="epochs"):
+        cosine_schedule(0)
+
+
+def test_register_refuses_a_second_experiment_of_the_same_name():
+    with pytest.raises(ValueError, match="already registered"):
+        register(Experiment("mnist", "", lambda parser: None, lambda args: {}))
+    assert set(EXPERIMENTS) >= {"mnist", "neural_art"}
+
+
+def test_meta_lr_steps_parse_and_bad_text_names_the_format():
+    assert _lr_steps("150:1e-3,250:3e-4") == [[150, 1e-3], [250, 3e-4]]
+    assert _lr_steps("") == []
+    with pytest.raises(argparse.ArgumentTypeError, match="EPOCH:LR"):
+        _lr_steps("150-1e-3")
+
+
+def test_every_experiment_has_a_help_page(capsys):
+    for name in EXPERIMENTS:
+        with pytest.raises(SystemExit) as exit_:
+            main([name, "--help"])
+        assert exit_.value.code == 0 and "--epochs" in capsys.readouterr().out
