@@ -367,7 +367,7 @@ def validation_problems(style: str = "hubble", size: int = 64, n: int = 4, seed:
 
 def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: torch.device | str = "cpu",
                      checkpoint: str | Path | None = None, resume: str | Path | None = None,
-                     progress: bool = True):
+                     init: str | Path | None = None, progress: bool = True):
     """Meta-train an :class:`~l2l.LSTMOptimizer` on the style-transfer objective.
 
     Training runs in rounds of ``round_epochs`` meta-epochs, each one call of :func:`l2l.meta_train`
@@ -381,6 +381,9 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
     ``resume`` continues from a checkpoint written at the end of a round that was the best so far
     (so its weights are the run's weights at that point): the sampler replays the finished epochs'
     draws, so the result is that of one uninterrupted run with the same ``meta_epochs`` and config.
+    ``init`` instead starts from the weights of another saved optimizer (a fine-tuning run, e.g.
+    with a larger ``batch`` and a lower ``meta_lr``): they are scored first, as epoch 0, and stay
+    the result unless a round beats them; their record is kept under ``info["init"]``.
 
     Returns:
         ``(net, info)``: the best network and a dict with the validation history and wall time.
@@ -396,9 +399,7 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
     validation = validation_problems(cfg["style"], cfg["size"], cfg["n_validation"], features=features,
                                      device=device)
     net = LSTMOptimizer(output_scale=cfg["output_scale"]).to(device)
-    schedule = ",".join(f"{e}:{lr:g}" for e, lr in cfg.get("meta_lr_schedule") or ())
-    command = f"python -m l2l.train neural_art --epochs {meta_epochs} --seed {cfg['seed']}"
-    info = {"command": command + (f" --meta-lr-schedule {schedule}" if schedule else ""),
+    info = {"command": _command(meta_epochs, cfg, init),
             "device": str(device), "torch": torch.__version__, "config": cfg, "net": net.config(),
             "epochs": [], "val_scores": [], "best_epoch": 0, "best_score": float("inf"), "wall_seconds": 0.0}
     best, start, first_round = None, time.perf_counter(), 0
@@ -411,6 +412,11 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
         start -= saved["wall_seconds"]
         for _ in range(saved["epochs"][-1]):
             sample(gen)  # replay the finished epochs' draws
+    elif init is not None:
+        net, info["init"] = load_optimizer(init, device)
+        best, info["best_epoch"] = net.state_dict(), 0
+        info["best_score"] = validation_score(net, validation, cfg["steps"])
+        info["epochs"], info["val_scores"] = [0], [info["best_score"]]
     for r in range(first_round, rounds):
         epochs = min(cfg["round_epochs"], meta_epochs - r * cfg["round_epochs"])
         meta_lr = cfg["meta_lr"]
@@ -433,6 +439,19 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
     if best is not None:
         net.load_state_dict(best)
     return net, info
+
+
+def _command(meta_epochs: int, cfg: dict, init: str | Path | None) -> str:
+    """The ``python -m l2l.train neural_art`` command line that repeats a run."""
+    words = ["python -m l2l.train neural_art", f"--epochs {meta_epochs}", f"--seed {cfg['seed']}"]
+    if cfg.get("meta_lr_schedule"):
+        words.append("--meta-lr-schedule " + ",".join(f"{e}:{lr:g}" for e, lr in cfg["meta_lr_schedule"]))
+    for option in ("batch", "meta_lr"):
+        if cfg[option] != TRAIN_CONFIG[option]:
+            words.append(f"--{option.replace('_', '-')} {cfg[option]:g}")
+    if init is not None:
+        words.append(f"--init {init}")
+    return " ".join(words)
 
 
 def save_optimizer(state_dict: dict, info: dict, path: str | Path) -> None:

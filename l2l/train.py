@@ -162,6 +162,10 @@ def _neural_art_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of φ, crops and starting noise")
     parser.add_argument("--meta-lr-schedule", type=_lr_steps, default=(),
                         help="lower the meta-lr from given epochs, e.g. 150:1e-3,250:3e-4 (default: none)")
+    parser.add_argument("--batch", type=int, default=1, help="content crops per meta-epoch (default 1)")
+    parser.add_argument("--meta-lr", type=float, default=3e-3, help="Adam's meta learning rate")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="fine-tune: start from this saved optimizer (.pt with its .json)")
     parser.add_argument("--out", type=Path, default=PRETRAINED / "neural_art_lstm.pt",
                         help="state dict to write (.json beside it) after each improving round")  # fmt: skip
 
@@ -179,9 +183,10 @@ def train_neural_art(args: argparse.Namespace) -> dict:
     """:func:`l2l.neural_art.train_neural_art` with its shipped settings (``TRAIN_CONFIG``)."""
     from l2l import neural_art
 
-    config = {"seed": args.seed, "meta_lr_schedule": args.meta_lr_schedule}
+    config = {"seed": args.seed, "meta_lr_schedule": args.meta_lr_schedule, "batch": args.batch,
+              "meta_lr": args.meta_lr}  # fmt: skip
     _, info = neural_art.train_neural_art(args.epochs, config=config, device=default_device(),
-                                          checkpoint=args.out)  # fmt: skip
+                                          checkpoint=args.out, init=args.init)  # fmt: skip
     return info
 
 

@@ -168,3 +168,14 @@ def test_resumed_training_matches_one_uninterrupted_run(tmp_path):
     _, resumed = na.train_neural_art(2, config=config, resume=tmp_path / "opt.pt", progress=False)
     assert resumed["epochs"] == whole["epochs"] == [1, 2]
     assert resumed["val_scores"] == pytest.approx(whole["val_scores"], rel=1e-6)
+
+
+def test_fine_tuning_starts_from_the_saved_weights_and_keeps_them_unless_beaten(tmp_path):
+    config = {"size": 16, "steps": 4, "unroll": 2, "round_epochs": 1, "n_validation": 1}
+    start, _ = na.train_neural_art(1, config=config, checkpoint=tmp_path / "start.pt", progress=False)
+    frozen = {**config, "meta_lr": 1e-12, "batch": 2}  # a round that cannot change the weights
+    net, info = na.train_neural_art(1, config=frozen, init=tmp_path / "start.pt", progress=False)
+    assert info["epochs"] == [0, 1] and info["best_epoch"] == 0 and info["init"]["epochs"] == [1]
+    assert "--init" in info["command"] and "--batch 2" in info["command"]
+    for a, b in zip(net.state_dict().values(), start.state_dict().values()):
+        torch.testing.assert_close(a, b)
