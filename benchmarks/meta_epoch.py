@@ -5,9 +5,8 @@ coordinates, each with its own two-layer LSTM state): 100 optimizee steps cut in
 of 20, a backward pass and an Adam step on φ after each (≈ 50 GFLOP, mostly the LSTM's matrix
 products). Two implementations:
 
-- ``l2l``: the package as shipped: coordinates along the last axis, the LSTM cell as one
-  autograd function (a matrix product and one compiled pointwise kernel each way), the MLP's
-  gradient in closed form;
+- ``l2l``: the package as shipped: the LSTM cell as one autograd function (a matrix product
+  and one ``torch.compile``-d pointwise kernel each way), the MLP's gradient in closed form;
 - ``reference``: the straightforward version: ``nn.LSTMCell`` with a row per coordinate, and
   autograd through the MLP.
 

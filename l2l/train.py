@@ -26,9 +26,9 @@ import torch
 from l2l import _checks
 from l2l.baselines import Adam, lr_grid, tune_learning_rate
 from l2l.data import atomic_write, mnist_splits
-from l2l.learned_optimizer import LSTMOptimizer, MetaTrainLog, meta_train
+from l2l.learned_optimizer import LSTMOptimizer, MetaTrainLog, meta_train, validation_score
 from l2l.mnist import CONDITIONS, condition_problem
-from l2l.optim import PRETRAINED
+from l2l.optim import PRETRAINED, load_pretrained, pretrained_record
 from l2l.problems import mlp_family
 from l2l.runtime import default_device
 
@@ -78,6 +78,10 @@ def cosine_schedule(epochs: int, floor: float = 0.1) -> Callable[[int], float]:
 # --- MNIST (Andrychowicz et al. 2016, section 3.2) ---------------------------------------
 
 
+#: seed of the validation networks: the same for every run, so their scores compare across runs
+VALIDATION_SEED = 10_000
+
+
 def _mnist_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=500, help="meta-epochs (default 500)")
     parser.add_argument("--seed", type=int, default=0, help="seed of φ, problems and minibatches")
@@ -87,6 +91,8 @@ def _mnist_arguments(parser: argparse.ArgumentParser) -> None:
                         help="meta learning-rate schedule (cosine: decays to 0.1 × meta-lr)")  # fmt: skip
     parser.add_argument("--eval-every", type=int, default=20, help="validate every N epochs")
     parser.add_argument("--val-runs", type=int, default=4, help="MLP runs on validation images")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="fine-tune: start from this saved optimizer (path without suffix)")
     parser.add_argument("--out", type=Path, default=PRETRAINED, help="output folder")
     parser.add_argument("--name", default="mnist_lstm", help="file stem of the outputs")
 
@@ -97,16 +103,19 @@ def train_mnist(args: argparse.Namespace) -> dict:
     Two-layer LSTM with 20 units, preprocessing p = 10, output × 0.1; 100 steps, unroll 20,
     minibatches of 128; Adam on φ. Validation: mean loss over the last 10 of 100 steps on
     ``--val-runs`` runs on the held-out training images, also reported as a ratio to Adam
-    with its learning rate tuned on the same problems.
+    with its learning rate tuned on the same problems. ``--init`` starts from saved weights
+    (a fine-tuning run, e.g. with a lower meta-lr); their validation score is recorded too.
     """
     device = default_device()
     torch.manual_seed(args.seed)
     splits = mnist_splits(device=device)
     validation = [
-        condition_problem(splits["validation"], CONDITIONS["base"], args.val_runs, 10_000 + args.seed)
+        condition_problem(splits["validation"], CONDITIONS["base"], args.val_runs, VALIDATION_SEED)
     ]
     adam = tune_learning_rate(Adam, validation, 100, lr_grid(1e-3, 1.0), last=10)
     net = LSTMOptimizer(hidden_size=20, num_layers=2, p=10.0, output_scale=0.1).to(device)
+    if args.init is not None:
+        net = load_pretrained(args.init, device)
     record = {
         "experiment": "mnist",
         "command": "python -m l2l.train " + " ".join(sys.argv[1:]),
@@ -118,11 +127,15 @@ def train_mnist(args: argparse.Namespace) -> dict:
         "steps": 100,
         "unroll": 20,
         "minibatch": 128,
-        "validation": f"{args.val_runs} runs on the last 10,000 training images, loss over steps 91-100",
+        "validation": f"{args.val_runs} runs (seed {VALIDATION_SEED}) on the last 10,000 training images, "
+        "loss over steps 91-100",
         "adam_lr_on_validation": adam.lr,
         "adam_score_on_validation": adam.scores[adam.lr],
         "device": f"{device.type} ({platform.processor() or platform.machine()}, torch {torch.__version__})",
     }
+    if args.init is not None:
+        record["init"] = {"from": str(args.init), "record": pretrained_record(args.init),
+                          "score": validation_score(net, validation, 100, last=10)}  # fmt: skip
 
     def checkpoint(current: LSTMOptimizer, log: MetaTrainLog) -> None:
         record.update(
