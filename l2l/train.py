@@ -90,7 +90,7 @@ def _mnist_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                         help="meta learning-rate schedule (cosine: decays to 0.1 × meta-lr)")  # fmt: skip
     parser.add_argument("--eval-every", type=int, default=20, help="validate every N epochs")
-    parser.add_argument("--val-runs", type=int, default=4, help="MLP runs on validation images")
+    parser.add_argument("--val-runs", type=int, default=8, help="MLP runs on validation images")
     parser.add_argument("--init", type=Path, default=None,
                         help="fine-tune: start from this saved optimizer (path without suffix)")
     parser.add_argument("--out", type=Path, default=PRETRAINED, help="output folder")
