@@ -262,17 +262,24 @@ def _detach_state(state: LSTMState) -> LSTMState:
     return tuple((h.detach(), c.detach()) for h, c in state)
 
 
-def _unroll(net: LSTMOptimizer, problem: Problem, theta, state, first_step: int, length: int):
-    """One truncated-BPTT piece: ``length`` steps from a detached θ; returns Σ_t mean f(θ_t)."""
+def _unroll(net: LSTMOptimizer, problem: Problem, theta, state, first_step: int, length: int, weight):
+    """One truncated-BPTT piece: ``length`` steps from a detached θ; returns Σ_t w_t mean f(θ_t)."""
     meta_loss = 0.0
     for t in range(length):
         loss, grad = problem.loss_and_grad(theta, first_step + t)
         if t > 0:  # θ at t = 0 is detached, so f(θ_0) carries no gradient to φ
-            meta_loss = meta_loss + loss.mean()
+            meta_loss = meta_loss + weight(first_step + t) * loss.mean()
         update, state = net.step(grad, state)
         theta = theta + update
-    meta_loss = meta_loss + problem.loss(theta, first_step + length).mean()
+    meta_loss = meta_loss + weight(first_step + length) * problem.loss(theta, first_step + length).mean()
     return meta_loss, theta, state
+
+
+#: weights w_t of the meta-loss Σ_t w_t f(θ_t) (eq. 3) for t = 1..T; the paper uses "uniform"
+STEP_WEIGHTS: dict[str, Callable[[int, int], float]] = {
+    "uniform": lambda t, steps: 1.0,
+    "linear": lambda t, steps: 2 * t / steps,  # rises to 2 at t = T; the mean stays ≈ 1
+}
 
 
 def meta_train(
@@ -291,6 +298,7 @@ def meta_train(
     progress: bool = True,
     lr_schedule: Callable[[int], float] | None = None,
     on_validation: Callable[[LSTMOptimizer, MetaTrainLog], None] | None = None,
+    step_weights: str = "uniform",
 ) -> MetaTrainLog:
     """Meta-train ``net`` by truncated BPTT (Andrychowicz et al. 2016, section 2).
 
@@ -304,6 +312,8 @@ def meta_train(
     Optional: ``lr_schedule(epoch)`` multiplies ``meta_lr`` at each epoch (1-based), e.g. a
     cosine decay; ``on_validation(net, log)`` is called after every validation (``net`` then
     holds the current weights), e.g. to save the best checkpoint of a long run as it goes.
+    ``step_weights`` names the weights w_t of the meta-loss in :data:`STEP_WEIGHTS`: the paper's
+    ``"uniform"`` (w_t = 1), or ``"linear"`` (w_t = 2t/T), which leans towards the final loss.
 
     Raises:
         FloatingPointError: the meta-loss or meta-gradient became NaN or infinite; the message
@@ -319,6 +329,12 @@ def meta_train(
     eval_every = _checks.positive_int("eval_every", eval_every)
     score_last = _checks.positive_int("score_last", score_last)
     gen = _checks.generator(generator)
+    if step_weights not in STEP_WEIGHTS:
+        raise ValueError(f"step_weights must be one of {sorted(STEP_WEIGHTS)}, got {step_weights!r}")
+    weight_of_step = STEP_WEIGHTS[step_weights]
+
+    def weight(t: int) -> float:
+        return weight_of_step(t, steps)
 
     optimizer = torch.optim.Adam(net.parameters(), lr=meta_lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -334,7 +350,7 @@ def meta_train(
         state = net.init_state(theta)
         epoch_loss = 0.0
         for piece in range(steps // unroll):
-            meta_loss, theta, state = _unroll(net, problem, theta, state, piece * unroll, unroll)
+            meta_loss, theta, state = _unroll(net, problem, theta, state, piece * unroll, unroll, weight)
             optimizer.zero_grad(set_to_none=True)
             meta_loss.backward()
             norm = nn.utils.clip_grad_norm_(net.parameters(), clip_grad_norm or math.inf)

@@ -423,7 +423,8 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
         for from_epoch, lr in cfg.get("meta_lr_schedule") or ():
             meta_lr = lr if r * cfg["round_epochs"] >= from_epoch else meta_lr
         meta_train(net, sample, epochs, steps=cfg["steps"], unroll=cfg["unroll"], meta_lr=meta_lr,
-                   clip_grad_norm=cfg["clip_grad_norm"], generator=gen, progress=progress)
+                   clip_grad_norm=cfg["clip_grad_norm"], generator=gen, progress=progress,
+                   step_weights=cfg.get("step_weights", "uniform"))
         score = validation_score(net, validation, cfg["steps"])
         info["epochs"].append(r * cfg["round_epochs"] + epochs)
         info["val_scores"].append(score)
@@ -449,6 +450,8 @@ def _command(meta_epochs: int, cfg: dict, init: str | Path | None) -> str:
     for option in ("batch", "meta_lr"):
         if cfg[option] != TRAIN_CONFIG[option]:
             words.append(f"--{option.replace('_', '-')} {cfg[option]:g}")
+    if cfg.get("step_weights", "uniform") != "uniform":
+        words.append(f"--step-weights {cfg['step_weights']}")
     if init is not None:
         words.append(f"--init {init}")
     return " ".join(words)

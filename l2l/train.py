@@ -26,7 +26,7 @@ import torch
 from l2l import _checks
 from l2l.baselines import Adam, lr_grid, tune_learning_rate
 from l2l.data import atomic_write, mnist_splits
-from l2l.learned_optimizer import LSTMOptimizer, MetaTrainLog, meta_train, validation_score
+from l2l.learned_optimizer import STEP_WEIGHTS, LSTMOptimizer, MetaTrainLog, meta_train, validation_score
 from l2l.mnist import CONDITIONS, condition_problem
 from l2l.optim import PRETRAINED, load_pretrained, pretrained_record
 from l2l.problems import mlp_family
@@ -179,6 +179,8 @@ def _neural_art_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--meta-lr", type=float, default=3e-3, help="Adam's meta learning rate")
     parser.add_argument("--init", type=Path, default=None,
                         help="fine-tune: start from this saved optimizer (.pt with its .json)")
+    parser.add_argument("--step-weights", choices=sorted(STEP_WEIGHTS), default="uniform",
+                        help="weights w_t of the meta-loss (default: uniform, the paper's)")
     parser.add_argument("--out", type=Path, default=PRETRAINED / "neural_art_lstm.pt",
                         help="state dict to write (.json beside it) after each improving round")  # fmt: skip
 
@@ -197,7 +199,7 @@ def train_neural_art(args: argparse.Namespace) -> dict:
     from l2l import neural_art
 
     config = {"seed": args.seed, "meta_lr_schedule": args.meta_lr_schedule, "batch": args.batch,
-              "meta_lr": args.meta_lr}  # fmt: skip
+              "meta_lr": args.meta_lr, "step_weights": args.step_weights}  # fmt: skip
     _, info = neural_art.train_neural_art(args.epochs, config=config, device=default_device(),
                                           checkpoint=args.out, init=args.init)  # fmt: skip
     return info

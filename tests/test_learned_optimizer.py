@@ -167,3 +167,22 @@ def test_quadratics_are_reproducible_from_a_seed_and_shape_checked():
         type(a)(a.W, torch.zeros(2, 4), a.theta0)
     with pytest.raises(ValueError, match="batch must be a positive integer"):
         sample_quadratics(batch=0)
+
+
+def test_step_weights_scale_each_steps_term_of_the_meta_loss():
+    from l2l.learned_optimizer import STEP_WEIGHTS, _unroll
+
+    torch.manual_seed(0)
+    net, problem = LSTMOptimizer(hidden_size=4), sample_quadratics(batch=3, dim=2, generator=0)
+    theta = problem.initial_params()
+    uniform, _, _ = _unroll(net, problem, theta, net.init_state(theta), 0, 4, lambda t: 1.0)
+    only_last, theta_4, _ = _unroll(net, problem, theta, net.init_state(theta), 0, 4, lambda t: float(t == 4))
+    torch.testing.assert_close(only_last, problem.loss(theta_4).mean())
+    assert uniform > only_last
+    assert STEP_WEIGHTS["linear"](50, 100) == 1.0 and STEP_WEIGHTS["uniform"](7, 100) == 1.0
+
+
+def test_unknown_step_weights_are_refused_with_the_allowed_names():
+    with pytest.raises(ValueError, match="step_weights must be one of"):
+        meta_train(LSTMOptimizer(hidden_size=4), quadratic_family(batch=2, dim=2), 1, steps=2, unroll=2,
+                   step_weights="cubic", progress=False)  # fmt: skip
