@@ -34,8 +34,11 @@ notebooks: $(STAMP)
 
 book-check: $(STAMP)
 	mkdir -p _build
-	sed 's/^\(  *execute_notebooks:\).*/\1 "off"/' _config.yml > $(NOEXEC)
+	# the copy lives in _build/, and jupyter-book resolves local_extensions from the config's folder
+	sed -e 's/^\(  *execute_notebooks:\).*/\1 "off"/' -e 's#^\(  *l2l_sphinx:\) book/_ext#\1 ../book/_ext#' \
+		_config.yml > $(NOEXEC)
 	grep -q 'execute_notebooks: "off"' $(NOEXEC)
+	grep -q 'l2l_sphinx: ../book/_ext' $(NOEXEC)
 	$(BIN)/jupyter-book build . --config $(NOEXEC) --path-output _build/noexec --builder html -W -n --keep-going
 
 browser: book-check

@@ -78,7 +78,7 @@ def cosine_schedule(epochs: int, floor: float = 0.1) -> Callable[[int], float]:
 # --- MNIST (Andrychowicz et al. 2016, section 3.2) ---------------------------------------
 
 
-#: seed of the validation networks: the same for every run, so their scores compare across runs
+#: Seed of the validation networks, the same for every run so that their scores compare across runs.
 VALIDATION_SEED = 10_000
 
 
