@@ -86,7 +86,8 @@ class _Fused:
     """``fn`` compiled by ``torch.compile`` into one loop over its inputs (no temporaries).
 
     The LSTM's pointwise work moves tens of megabytes per step on the MNIST optimizee; fused,
-    it runs 2-8 times faster on a CPU (``benchmarks/meta_epoch.py``). Compiled on first use
+    it ran 2-2.5 times (forward) and 4-5 times (backward) faster than the same eager code on
+    15,910 × 20 states on the project's 2-core CPU. Compiled on first use
     for any size (``dynamic=True``; a few seconds, then cached on disk by PyTorch). If
     compilation fails (no C++ compiler, an unsupported platform, ...), ``fn`` runs as it is,
     after a warning; ``L2L_COMPILE=0`` in the environment skips compilation.
