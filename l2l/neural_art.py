@@ -350,7 +350,7 @@ def pretrained_path() -> Path:
 #: image up; × 0.01 learned more slowly: validation 0.060 after 10 epochs against 0.052 with × 0.1).
 TRAIN_CONFIG = {
     "size": 64, "style": "hubble", "steps": 128, "unroll": 32, "meta_lr": 3e-3, "clip_grad_norm": 1.0,
-    "output_scale": 0.1, "batch": 1, "n_validation": 4, "round_epochs": 10, "seed": 0,
+    "output_scale": 0.1, "batch": 1, "n_validation": 4, "round_epochs": 10, "seed": 0, "train_steps": None,
 }
 
 
@@ -376,7 +376,9 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
     steps) and the best round's weights are kept — and written to ``checkpoint`` (``.pt`` state
     dict beside a ``.json`` with the config, scores and wall time) as soon as they improve.
     ``config["meta_lr_schedule"]``, a list of ``[epoch, lr]`` pairs, lowers the meta-lr for the rounds
-    that start at or after each ``epoch``.
+    that start at or after each ``epoch``. ``config["train_steps"]`` (default: ``steps``) sets the
+    horizon of meta-training alone; validation always scores f after ``steps`` steps, the test's
+    horizon.
 
     ``resume`` continues from a checkpoint written at the end of a round that was the best so far
     (so its weights are the run's weights at that point): the sampler replays the finished epochs'
@@ -422,7 +424,8 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
         meta_lr = cfg["meta_lr"]
         for from_epoch, lr in cfg.get("meta_lr_schedule") or ():
             meta_lr = lr if r * cfg["round_epochs"] >= from_epoch else meta_lr
-        meta_train(net, sample, epochs, steps=cfg["steps"], unroll=cfg["unroll"], meta_lr=meta_lr,
+        meta_train(net, sample, epochs, steps=cfg["train_steps"] or cfg["steps"], unroll=cfg["unroll"],
+                   meta_lr=meta_lr,
                    clip_grad_norm=cfg["clip_grad_norm"], generator=gen, progress=progress,
                    step_weights=cfg.get("step_weights", "uniform"))
         score = validation_score(net, validation, cfg["steps"])
@@ -447,7 +450,7 @@ def _command(meta_epochs: int, cfg: dict, init: str | Path | None) -> str:
     words = ["python -m l2l.train neural_art", f"--epochs {meta_epochs}", f"--seed {cfg['seed']}"]
     if cfg.get("meta_lr_schedule"):
         words.append("--meta-lr-schedule " + ",".join(f"{e}:{lr:g}" for e, lr in cfg["meta_lr_schedule"]))
-    for option in ("batch", "meta_lr"):
+    for option in ("batch", "meta_lr", "unroll", "round_epochs", "train_steps"):
         if cfg[option] != TRAIN_CONFIG[option]:
             words.append(f"--{option.replace('_', '-')} {cfg[option]:g}")
     if cfg.get("step_weights", "uniform") != "uniform":

@@ -177,6 +177,12 @@ def _neural_art_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lower the meta-lr from given epochs, e.g. 150:1e-3,250:3e-4 (default: none)")
     parser.add_argument("--batch", type=int, default=1, help="content crops per meta-epoch (default 1)")
     parser.add_argument("--meta-lr", type=float, default=3e-3, help="Adam's meta learning rate")
+    parser.add_argument("--unroll", type=int, default=32,
+                        help="steps per truncated-BPTT piece; 128 backpropagates through the whole run")
+    parser.add_argument("--train-steps", type=int, default=None,
+                        help="optimizee steps per meta-epoch (default 128); validation scores step 128")
+    parser.add_argument("--round-epochs", type=int, default=10,
+                        help="meta-epochs between validations (each round restarts the meta-Adam)")
     parser.add_argument("--init", type=Path, default=None,
                         help="fine-tune: start from this saved optimizer (.pt with its .json)")
     parser.add_argument("--step-weights", choices=sorted(STEP_WEIGHTS), default="uniform",
@@ -199,7 +205,8 @@ def train_neural_art(args: argparse.Namespace) -> dict:
     from l2l import neural_art
 
     config = {"seed": args.seed, "meta_lr_schedule": args.meta_lr_schedule, "batch": args.batch,
-              "meta_lr": args.meta_lr, "step_weights": args.step_weights}  # fmt: skip
+              "meta_lr": args.meta_lr, "unroll": args.unroll, "train_steps": args.train_steps,
+              "round_epochs": args.round_epochs, "step_weights": args.step_weights}  # fmt: skip
     _, info = neural_art.train_neural_art(args.epochs, config=config, device=default_device(),
                                           checkpoint=args.out, init=args.init)  # fmt: skip
     return info

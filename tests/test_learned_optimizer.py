@@ -182,6 +182,17 @@ def test_step_weights_scale_each_steps_term_of_the_meta_loss():
     assert STEP_WEIGHTS["linear"](50, 100) == 1.0 and STEP_WEIGHTS["uniform"](7, 100) == 1.0
 
 
+def test_final_step_weights_need_the_whole_run_in_one_unroll():
+    family = quadratic_family(batch=2, dim=2)
+    with pytest.raises(ValueError, match=r"no weight to steps 1..2, .*use unroll=4"):
+        meta_train(LSTMOptimizer(hidden_size=4), family, 1, steps=4, unroll=2, step_weights="final",
+                   progress=False)
+    net = LSTMOptimizer(hidden_size=4)
+    before = [p.detach().clone() for p in net.parameters()]
+    log = meta_train(net, family, 1, steps=4, unroll=4, step_weights="final", progress=False)
+    assert len(log.meta_losses) == 1 and any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
+
+
 def test_unknown_step_weights_are_refused_with_the_allowed_names():
     with pytest.raises(ValueError, match="step_weights must be one of"):
         meta_train(LSTMOptimizer(hidden_size=4), quadratic_family(batch=2, dim=2), 1, steps=2, unroll=2,

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from l2l import neural_art as na
+from l2l.learned_optimizer import meta_train
 
 
 def test_gram_matrix_matches_hand_computed_values():
@@ -179,3 +180,18 @@ def test_fine_tuning_starts_from_the_saved_weights_and_keeps_them_unless_beaten(
     assert "--init" in info["command"] and "--batch 2" in info["command"]
     for a, b in zip(net.state_dict().values(), start.state_dict().values()):
         torch.testing.assert_close(a, b)
+
+
+def test_train_steps_set_the_meta_training_horizon_and_validation_keeps_steps(monkeypatch):
+    horizons = []
+
+    def recording_meta_train(*args, **kwargs):
+        horizons.append(kwargs["steps"])
+        return meta_train(*args, **kwargs)
+
+    monkeypatch.setattr(na, "meta_train", recording_meta_train)
+    config = {"size": 16, "steps": 4, "unroll": 2, "round_epochs": 1, "n_validation": 1, "train_steps": 6}
+    _, info = na.train_neural_art(2, config=config, progress=False)
+    assert horizons == [6, 6] and "--train-steps 6" in info["command"]
+    na.train_neural_art(1, config={**config, "train_steps": None}, progress=False)
+    assert horizons[-1] == 4
