@@ -14,14 +14,23 @@ Rounds alternate between the two so that load from other processes hits both ali
 medians of wall-clock and process CPU seconds are printed, and their ratio.
 
 Measured on the project's machine (2-core AMD EPYC VM, AVX2, torch 2.13 CPU, quiet; medians of
-3 rounds; timings there drift by ±15 % from run to run): with 2 threads, l2l 2.29–2.39 s per
-meta-epoch against 2.77–2.85 s for the reference (1.2×); with 1 thread, 3.10–3.49 s against
-4.56–4.92 s (1.4–1.5×). The second thread buys only 1.4×. The profile (``torch.profiler``, one
+3 rounds; timings there drift by ±15 % within a day and more between days): with 2 threads, l2l
+2.29–2.39 s per meta-epoch against 2.77–2.85 s for the reference (1.2×); with 1 thread, 3.10–3.49 s
+against 4.56–4.92 s (1.4–1.5×). On a slower day (2026-11-28) the same code took 2.6 s with 2
+threads. The second thread buys only 1.4×. The profile (``torch.profiler``, one
 thread) splits a meta-epoch into the matrix products (≈ 1.6 s: 47 GFLOP at ≈ 29 GFLOP/s; the
 products are thin, K = 22–80), the forward pointwise kernel (≈ 1.2 s: 3.2·10⁸ sigmoids, the
 exponential costing ≈ 2–4 ns each here) and the backward one (≈ 0.6 s). That puts this
 machine's floor near 1.2–1.5 s with two threads, and the 1.5 s target out of reach for this
 architecture in float32.
+
+Tried and dropped, each timed on its kernel or matrix product alone: compiling with only the
+row count dynamic (no faster than ``dynamic=True`` once the machine was quiet); a rational
+approximation of tanh in place of the exponential (the compiled kernel got about 2× slower);
+``max-autotune`` for the product plus its pointwise epilogue (Inductor kept the MKL product, and
+the whole was slower); and keeping freed memory in the process (``mallopt``: no change per
+meta-epoch). On this VM kernel timings swing by ±30 % from run to run, so only differences larger
+than that were acted on.
 
     python benchmarks/meta_epoch.py                 # CPU, and CUDA when present
     python benchmarks/meta_epoch.py --rounds 5

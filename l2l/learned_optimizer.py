@@ -134,12 +134,8 @@ class _LSTMCellFunction(torch.autograd.Function):
         xh, gates, c, tanh_c, weight = ctx.saved_tensors
         dz, dc, dbias = _fused_gates_backward(grad_h, grad_c, gates, c, tanh_c)
         inputs = xh.shape[1] - c.shape[1]
-        if ctx.needs_input_grad[0]:  # one product for both: wider is faster than two thin ones
-            dxh = dz @ weight
-            dx, dh = dxh[:, :inputs], dxh[:, inputs:]
-        else:
-            dx, dh = None, dz @ weight[:, inputs:]
-        return dx, dh, dc, dz.t() @ xh, dbias
+        dx = dz @ weight[:, :inputs] if ctx.needs_input_grad[0] else None
+        return dx, dz @ weight[:, inputs:], dc, dz.t() @ xh, dbias
 
 
 def lstm_cell(cell: nn.LSTMCell, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]):

@@ -170,19 +170,28 @@ register(Experiment("mnist", "LSTM optimizer on MNIST MLPs (Figure 4 right)", _m
 # --- Neural Art (Andrychowicz et al. 2016, section 3.4); the code lives in l2l.neural_art --------
 
 
+#: meta-epochs of the shipped Neural Art optimizer's run (its best round by validation)
+SHIPPED_ART_EPOCHS = 85
+
+
 def _neural_art_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=int, default=120, help="meta-epochs (default 120, as shipped)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of φ, crops and starting noise")
+    from l2l.neural_art import TRAIN_CONFIG as shipped
+
+    parser.add_argument("--epochs", type=int, default=SHIPPED_ART_EPOCHS,
+                        help=f"meta-epochs (default {SHIPPED_ART_EPOCHS}, as shipped)")
+    parser.add_argument("--seed", type=int, default=shipped["seed"], help="seed of φ, crops and noise")
     parser.add_argument("--meta-lr-schedule", type=_lr_steps, default=(),
                         help="lower the meta-lr from given epochs, e.g. 150:1e-3,250:3e-4 (default: none)")
-    parser.add_argument("--batch", type=int, default=1, help="content crops per meta-epoch (default 1)")
-    parser.add_argument("--meta-lr", type=float, default=3e-3, help="Adam's meta learning rate")
-    parser.add_argument("--unroll", type=int, default=32,
-                        help="steps per truncated-BPTT piece; 128 backpropagates through the whole run")
-    parser.add_argument("--train-steps", type=int, default=None,
-                        help="optimizee steps per meta-epoch (default 128); validation scores step 128")
-    parser.add_argument("--round-epochs", type=int, default=10,
+    parser.add_argument("--batch", type=int, default=shipped["batch"], help="content crops per meta-epoch")
+    parser.add_argument("--meta-lr", type=float, default=shipped["meta_lr"], help="Adam's meta learning rate")
+    parser.add_argument("--unroll", type=int, default=shipped["unroll"],
+                        help="steps per truncated-BPTT piece (= --train-steps: through the whole run)")
+    parser.add_argument("--train-steps", type=int, default=shipped["train_steps"],
+                        help=f"optimizee steps per meta-epoch; validation scores step {shipped['steps']}")
+    parser.add_argument("--round-epochs", type=int, default=shipped["round_epochs"],
                         help="meta-epochs between validations (each round restarts the meta-Adam)")
+    parser.add_argument("--val-crops", type=int, default=shipped["n_validation"],
+                        help="validation crops that score each round")
     parser.add_argument("--init", type=Path, default=None,
                         help="fine-tune: start from this saved optimizer (.pt with its .json)")
     parser.add_argument("--step-weights", choices=sorted(STEP_WEIGHTS), default="uniform",
@@ -206,7 +215,8 @@ def train_neural_art(args: argparse.Namespace) -> dict:
 
     config = {"seed": args.seed, "meta_lr_schedule": args.meta_lr_schedule, "batch": args.batch,
               "meta_lr": args.meta_lr, "unroll": args.unroll, "train_steps": args.train_steps,
-              "round_epochs": args.round_epochs, "step_weights": args.step_weights}  # fmt: skip
+              "round_epochs": args.round_epochs, "n_validation": args.val_crops,
+              "step_weights": args.step_weights}  # fmt: skip
     _, info = neural_art.train_neural_art(args.epochs, config=config, device=default_device(),
                                           checkpoint=args.out, init=args.init)  # fmt: skip
     return info

@@ -111,7 +111,8 @@ def test_photographs_and_splits():
 
 
 def test_short_training_writes_weights_that_load_safely(tmp_path):
-    config = {"size": 16, "steps": 4, "unroll": 2, "round_epochs": 1, "n_validation": 2}
+    config = {"size": 16, "steps": 4, "unroll": 2, "round_epochs": 1, "n_validation": 2,
+              "train_steps": None}
     net, info = na.train_neural_art(2, config=config, checkpoint=tmp_path / "opt.pt", progress=False)
     assert info["epochs"] == [1, 2] and len(info["val_scores"]) == 2
     loaded, saved = na.load_optimizer(tmp_path / "opt.pt")
@@ -120,6 +121,19 @@ def test_short_training_writes_weights_that_load_safely(tmp_path):
         torch.testing.assert_close(a, b)
     with pytest.raises(FileNotFoundError, match="python -m l2l.train neural_art"):
         na.load_optimizer(tmp_path / "missing.pt")
+
+
+def test_shipped_optimizers_load_and_their_records_repeat_with_the_command_line():
+    from l2l.train import SHIPPED_ART_EPOCHS
+
+    net, info = na.load_optimizer()
+    assert {k: info["config"][k] for k in na.TRAIN_CONFIG} == na.TRAIN_CONFIG
+    assert info["command"] == f"python -m l2l.train neural_art --epochs {SHIPPED_ART_EPOCHS} --seed 0"
+    assert info["best_epoch"] == SHIPPED_ART_EPOCHS and net.output_scale == na.TRAIN_CONFIG["output_scale"]
+    short, short_info = na.load_optimizer(na.pretrained_path("neural_art_lstm_h128"))
+    assert short_info["config"]["steps"] == 128 and short_info["config"].get("train_steps") is None
+    assert "--train-steps 128" in short_info["command"]
+    assert na.pretrained_path("neural_art_lstm_h128").with_suffix(".json").is_file()
 
 
 def test_final_ratio_picks_the_best_baseline_and_counts_divergence_as_infinite():
@@ -163,7 +177,7 @@ def test_baseline_tuning_extends_a_grid_whose_best_rate_is_at_its_edge():
 
 def test_resumed_training_matches_one_uninterrupted_run(tmp_path):
     config = {"size": 16, "steps": 4, "unroll": 2, "round_epochs": 1, "n_validation": 1,
-              "meta_lr_schedule": [[1, 1e-3]]}
+              "meta_lr_schedule": [[1, 1e-3]], "train_steps": None}
     _, whole = na.train_neural_art(2, config=config, progress=False)
     na.train_neural_art(1, config=config, checkpoint=tmp_path / "opt.pt", progress=False)
     _, resumed = na.train_neural_art(2, config=config, resume=tmp_path / "opt.pt", progress=False)
@@ -172,7 +186,7 @@ def test_resumed_training_matches_one_uninterrupted_run(tmp_path):
 
 
 def test_fine_tuning_starts_from_the_saved_weights_and_keeps_them_unless_beaten(tmp_path):
-    config = {"size": 16, "steps": 4, "unroll": 2, "round_epochs": 1, "n_validation": 1}
+    config = {"size": 16, "steps": 4, "unroll": 2, "round_epochs": 1, "n_validation": 1, "train_steps": None}
     start, _ = na.train_neural_art(1, config=config, checkpoint=tmp_path / "start.pt", progress=False)
     frozen = {**config, "meta_lr": 1e-12, "batch": 2}  # a round that cannot change the weights
     net, info = na.train_neural_art(1, config=frozen, init=tmp_path / "start.pt", progress=False)
@@ -195,3 +209,15 @@ def test_train_steps_set_the_meta_training_horizon_and_validation_keeps_steps(mo
     assert horizons == [6, 6] and "--train-steps 6" in info["command"]
     na.train_neural_art(1, config={**config, "train_steps": None}, progress=False)
     assert horizons[-1] == 4
+
+
+def test_steps_ahead_and_steps_to_reach_on_hand_made_curves():
+    learned = torch.tensor([[4.0, 4.0], [2.0, 2.0], [1.5, 1.5], [1.0, 1.2]])  # means 4, 2, 1.5, 1.1
+    baseline = torch.tensor([[4.0], [3.0], [1.0], [1.0]])
+    other = torch.tensor([[4.0], [2.5], [float("nan")], [2.0]])  # a diverged step counts as +inf
+    curves = {"LSTM": learned, "Adam": baseline, "SGD": other}
+    assert na.steps_ahead(curves, "LSTM") == [1]
+    assert na.steps_to_reach(baseline, 2.0) == 2 and na.steps_to_reach(learned, 1.5) == 2
+    assert na.steps_to_reach(baseline, 0.5) is None
+    with pytest.raises(ValueError, match="at least one baseline"):
+        na.steps_ahead({"LSTM": learned}, "LSTM")

@@ -43,11 +43,11 @@ def test_every_experiment_has_a_help_page(capsys):
 def test_the_recorded_neural_art_command_repeats_the_non_default_options():
     from l2l.neural_art import TRAIN_CONFIG, _command
 
-    config = {**TRAIN_CONFIG, "unroll": 128, "step_weights": "final", "meta_lr": 1e-3, "train_steps": 256,
-              "round_epochs": 5}
+    config = {**TRAIN_CONFIG, "unroll": 128, "step_weights": "final", "meta_lr": 1e-3, "train_steps": 128,
+              "round_epochs": 10, "n_validation": 8}
     command = _command(40, config, "runs/start.pt")
     assert command.startswith("python -m l2l.train neural_art --epochs 40 --seed 0")
     for option in ("--unroll 128", "--step-weights final", "--meta-lr 0.001", "--init runs/start.pt",
-                   "--train-steps 256", "--round-epochs 5"):
+                   "--train-steps 128", "--round-epochs 10", "--val-crops 8"):
         assert option in command
     assert _command(40, TRAIN_CONFIG, None) == "python -m l2l.train neural_art --epochs 40 --seed 0"
