@@ -24,8 +24,8 @@ exponential costing ≈ 2–4 ns each here) and the backward one (≈ 0.6 s). Th
 machine's floor near 1.2–1.5 s with two threads, and the 1.5 s target out of reach for this
 architecture in float32.
 
-Tried and dropped, each timed on its kernel or matrix product alone: compiling with only the
-row count dynamic (no faster than ``dynamic=True`` once the machine was quiet); a rational
+Tried and dropped, timed on the kernel or product alone and per meta-epoch: compiling with only the
+row count dynamic (no consistent gain per meta-epoch over ``dynamic=True``); a rational
 approximation of tanh in place of the exponential (the compiled kernel got about 2× slower);
 ``max-autotune`` for the product plus its pointwise epilogue (Inductor kept the MKL product, and
 the whole was slower); and keeping freed memory in the process (``mallopt``: no change per
