@@ -183,6 +183,9 @@ def test_step_weights_scale_each_steps_term_of_the_meta_loss():
 
 
 def test_final_step_weights_need_the_whole_run_in_one_unroll():
+    from l2l.learned_optimizer import STEP_WEIGHTS
+
+    assert [STEP_WEIGHTS["final"](t, 4) for t in range(1, 5)] == [0.0, 0.0, 0.0, 1.0]
     family = quadratic_family(batch=2, dim=2)
     with pytest.raises(ValueError, match=r"no weight to steps 1..2, .*use unroll=4"):
         meta_train(LSTMOptimizer(hidden_size=4), family, 1, steps=4, unroll=2, step_weights="final",
