@@ -9,12 +9,20 @@
   ``None``, so its duplicate check misses them); sphinx-thebe's ``const THEBE_JS_URL`` then
   throws "Identifier 'THEBE_JS_URL' has already been declared" in every reader's browser.
 
-Neither does anything outside a Sphinx build.
+* The lecture's diagrams are drawn when a build starts: ``book/figures/lecture_figures.py`` writes
+  one SVG per figure into ``book/figures/generated/`` (ignored by git), which the chapters include
+  with ``{figure}`` directives. Files that did not change are not rewritten.
+
+None of them does anything outside a Sphinx build.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+from pathlib import Path
+
+FIGURE_CODE = Path(__file__).resolve().parents[1] / "figures"
 
 
 def documented_name(target: str) -> str | None:
@@ -62,8 +70,18 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
         context["script_files"] = unique_scripts(context["script_files"])
 
 
+def draw_lecture_figures(app=None) -> list[Path]:
+    """``builder-inited`` handler: write the chapters' diagrams as SVG files; returns their paths."""
+    if str(FIGURE_CODE) not in sys.path:
+        sys.path.insert(0, str(FIGURE_CODE))
+    import lecture_figures
+
+    return lecture_figures.write_svgs(lecture_figures.GENERATED)
+
+
 def setup(app):
     """Register the handlers (Sphinx extension entry point)."""
+    app.connect("builder-inited", draw_lecture_figures)
     app.connect("missing-reference", _resolve_reexport)
     app.connect("html-page-context", _dedupe_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
