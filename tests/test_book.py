@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -64,6 +65,89 @@ def test_review_questions_are_answered_with_links():
         body = solution.split("\n:::", 1)[0]
         assert ":class: dropdown" in body, "solutions start collapsed"
         assert re.search(r"\{(doc|ref|prf:ref)\}`", body), "each answer links into the book"
+        assert re.search(r"\{eq\}`eq-", body), "each answer cites the numbered equation that answers it"
+        assert re.search(r"\{numref\}`fig-", body), "each answer points at the figure that answers it"
+
+
+PROSE_CHAPTERS = ["meta_learning", "learned_optimizer", "maml", "reptile"]
+
+
+def _labels() -> dict[str, set[str]]:
+    """Targets defined in the book's pages and notebooks, by kind."""
+    texts = [_read(p.relative_to(ROOT).as_posix()) for p in sorted(BOOK.glob("*.md"))]
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text(encoding="utf8"))["cells"]
+        texts += ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+    text = "\n".join(texts)
+    return {
+        "eq": set(re.findall(r"^\$\$ \(([\w-]+)\)\s*$", text, re.MULTILINE)),
+        "figure": set(re.findall(r"^:name: ([\w-]+)\s*$", text, re.MULTILINE)),
+        "exercise": set(re.findall(r"^:label: ([\w-]+)\s*$", text, re.MULTILINE)),
+        "target": set(re.findall(r"^\(([\w-]+)\)=\s*$", text, re.MULTILINE)),
+    }
+
+
+def test_every_eq_numref_and_ref_target_in_the_book_exists():
+    labels = _labels()
+    anything = set().union(*labels.values())
+    for path in sorted(BOOK.glob("*.md")):
+        text = path.read_text(encoding="utf8")
+        for target in re.findall(r"\{eq\}`([^`]+)`", text):
+            assert target in labels["eq"], f"{path.name}: {{eq}}`{target}` names no numbered equation"
+        for target in re.findall(r"\{numref\}`([^`]+)`", text):
+            assert target in labels["figure"], f"{path.name}: {{numref}}`{target}` names no figure"
+        for target in re.findall(r"\{ref\}`(?:[^`<]*<)?([^`>]+)>?`", text):
+            assert target in anything, f"{path.name}: {{ref}}`{target}` names no target"
+
+
+def test_prose_chapters_teach_with_objectives_exercises_and_summary():
+    numbered = 0
+    for name in PROSE_CHAPTERS:
+        text = _read(f"book/{name}.md")
+        first_section = text.index("\n## ")
+        assert "```{admonition} Learning objectives" in text[:first_section], f"{name}: objectives on top"
+        headings = re.findall(r"^## (.+)$", text, re.MULTILINE)
+        assert headings[-1] == "Summary", f"{name}: ends with a Summary section, not {headings[-1]!r}"
+        exercises = re.findall(r"^```\{exercise\}.*\n:label: ([\w-]+)", text, re.MULTILINE)
+        solutions = re.findall(r"^```\{solution\} ([\w-]+)\n:class: dropdown", text, re.MULTILINE)
+        assert len(exercises) >= 3, f"{name}: {len(exercises)} exercises, want at least 3"
+        assert solutions == exercises, f"{name}: each exercise has a collapsed solution, in order"
+        equations = re.findall(r"^\$\$ \(eq-[\w-]+\)\s*$", text, re.MULTILINE)
+        assert equations, f"{name}: no numbered equation"
+        assert re.search(r"^:name: fig-", text, re.MULTILINE), f"{name}: no numbered figure"
+        numbered += len(equations)
+    assert numbered >= 30, f"only {numbered} numbered equations in the prose chapters"
+
+
+def test_figures_have_captions_and_alt_text():
+    for path in sorted(BOOK.glob("*.md")):
+        for block in re.findall(
+            r"^```\{figure\}.*?^```", path.read_text(encoding="utf8"), re.DOTALL | re.MULTILINE
+        ):
+            options, _, caption = block.partition("\n\n")
+            assert ":name: fig-" in options and ":alt:" in options, f"{path.name}: figure without name or alt"
+            assert len(caption.strip("`\n ")) > 40, f"{path.name}: figure without a caption"
+
+
+def _visible_width(row: str) -> int:
+    """Rough count of the symbols one row of LaTeX displays (commands count as one symbol)."""
+    row = re.sub(r"\\(text|mathrm|operatorname|mathbb|mathcal)\{([^{}]*)\}", r"\2", row)
+    row = re.sub(r"\\(begin|end)\{[^}]*\}(\{[^}]*\})?", "", row)
+    row = re.sub(r"\\(qquad)(?![a-zA-Z])", "xxxx", row)
+    row = re.sub(r"\\(quad)(?![a-zA-Z])", "xx", row)
+    row = re.sub(r"\\(left|right|[bB]igl?|[bB]igr|[,;!])(?![a-zA-Z])", "", row)
+    row = re.sub(r"\\[a-zA-Z]+", "x", row)
+    return len(re.sub(r"[{}^_&\s]", "", row))
+
+
+def test_display_equations_are_split_to_fit_the_page():
+    """Each displayed row (a whole equation, or one line of an aligned one) fits a page's width."""
+    assert _visible_width(r"\mathbb{E}[g] = c_0\, \text{AvgGrad}") == 14
+    for path in sorted(BOOK.glob("*.md")):
+        text = path.read_text(encoding="utf8")
+        for block in re.findall(r"^\$\$\n(.*?)^\$\$", text, re.DOTALL | re.MULTILINE):
+            for row in re.split(r"\\\\", block.replace("\n", " ")):
+                assert _visible_width(row) <= 52, f"{path.name}: split this display row: {row.strip()!r}"
 
 
 def test_citation_metadata_agrees():

@@ -68,7 +68,7 @@ def _box(ax, xy, text, *, width, height, color=GREY, fontsize=11, weight="normal
             boxstyle="round,pad=0.02,rounding_size=0.12",
             facecolor=LIGHT.get(color, "white"),
             edgecolor=color,
-            linewidth=1.4,
+            linewidth=1.8,
             zorder=2,
         )
     )
@@ -79,11 +79,11 @@ def _box(ax, xy, text, *, width, height, color=GREY, fontsize=11, weight="normal
 
 def _node(ax, xy, text, *, radius=0.32, color=BLUE, fontsize=12):
     """A circle centred at ``xy`` holding ``text`` (a variable of the graph)."""
-    ax.add_patch(Circle(xy, radius, facecolor=LIGHT.get(color, "white"), edgecolor=color, lw=1.4, zorder=2))
+    ax.add_patch(Circle(xy, radius, facecolor=LIGHT.get(color, "white"), edgecolor=color, lw=1.8, zorder=2))
     ax.text(*xy, text, ha="center", va="center", fontsize=fontsize, zorder=3)
 
 
-def _arrow(ax, start, end, *, color=GREY, dashed=False, rad=0.0, lw=1.4, shrink=0.0, head=12):
+def _arrow(ax, start, end, *, color=GREY, dashed=False, rad=0.0, lw=1.8, shrink=0.0, head=16):
     """An arrow from ``start`` to ``end``; ``dashed`` for edges that gradients do not pass."""
     ax.add_patch(
         FancyArrowPatch(
@@ -143,52 +143,60 @@ def two_loops() -> Figure:
     task's training set into a model, the model is scored on the task's test set, and the losses
     of all tasks come back to update φ. A new task at meta-test time runs the inner loop only.
     """
-    fig, ax = _canvas(11.2, (-0.1, 11.1), (-0.75, 4.15))
+    fig, ax = _canvas(11.2, (-0.1, 11.1), (-0.8, 4.2))
     _box(
         ax,
-        (4.35, 3.55),
-        "outer loop (meta-learner): update φ to lower the test losses of all tasks",
+        (4.35, 3.6),
+        "outer loop: update φ from the test losses of all tasks",
         width=8.7,
-        height=0.65,
+        height=0.7,
         color=ORANGE,
-        fontsize=11.5,
+        fontsize=16,
     )
-    columns = [(1.05, "1"), (3.75, "2"), (7.0, "N")]
-    for x, i in columns:
+    for x, i in [(1.05, "1"), (3.75, "2"), (7.0, "N")]:
         _box(
             ax,
             (x, 2.0),
-            f"inner loop on task $T_{i}$:\n$\\theta_{i} = F_\\phi(D_{i}^{{train}})$",
-            width=1.95,
-            height=0.95,
+            f"inner loop on $T_{i}$:\n$\\theta_{i} = F_\\phi(D_{i}^{{train}})$",
+            width=2.0,
+            height=1.0,
             color=BLUE,
+            fontsize=15,
         )
-        _box(ax, (x, 0.55), f"score on $D_{i}^{{test}}$:\nloss $L_{i}$", width=1.95, height=0.8, color=GREEN)
-        _arrow(ax, (x - 0.35, 3.2), (x - 0.35, 2.5), color=ORANGE)
-        _label(ax, (x - 0.52, 2.85), "φ", color=ORANGE, fontsize=12)
-        _arrow(ax, (x, 1.52), (x, 0.97), color=BLUE)
-        _label(ax, (x + 0.22, 1.25), f"$\\theta_{i}$", fontsize=11)
-        _arrow(ax, (x + 1.0, 0.55), (x + 0.6, 3.2), color=GREEN, rad=0.3)
-        _label(ax, (x + 1.5, 1.95), f"$L_{i}$", color=GREEN, fontsize=11)
-    _label(ax, (5.55, 1.3), "⋯", fontsize=22)
+        _box(
+            ax,
+            (x, 0.5),
+            f"test on $D_{i}^{{test}}$:\nloss $L_{i}$",
+            width=2.0,
+            height=0.9,
+            color=GREEN,
+            fontsize=15,
+        )
+        _arrow(ax, (x - 0.4, 3.22), (x - 0.4, 2.53), color=ORANGE)
+        _label(ax, (x - 0.62, 2.87), "φ", color=ORANGE, fontsize=16)
+        _arrow(ax, (x, 1.48), (x, 0.97), color=BLUE)
+        _label(ax, (x + 0.3, 1.23), f"$\\theta_{i}$", fontsize=15)
+        _arrow(ax, (x + 1.02, 0.5), (x + 0.6, 3.22), color=GREEN, rad=0.3)
+        _label(ax, (x + 1.55, 1.95), f"$L_{i}$", color=GREEN, fontsize=15)
+    _label(ax, (5.55, 1.3), "⋯", fontsize=30)
     # meta-test: a new task uses the learner with φ fixed
-    _line(ax, [8.95, 8.95], [-0.6, 4.0], color=GREY, dashed=True, lw=1.0)
-    _label(ax, (10.0, 3.55), "meta-test", color=GREY, fontsize=11, weight="bold")
+    _line(ax, [8.95, 8.95], [-0.7, 4.1], color=GREY, dashed=True, lw=1.2)
+    _label(ax, (10.0, 3.6), "meta-test", color=GREY, fontsize=16, weight="bold")
     _box(
         ax,
         (10.0, 2.0),
-        "new task $T_{N+1}$:\n$f^* = F_{\\phi^*}(D_{N+1}^{train})$\nφ* fixed",
-        width=1.9,
-        height=1.25,
+        "new task:\n$F_{\\phi^*}(D_{N+1}^{train})$\nφ* fixed",
+        width=1.95,
+        height=1.5,
         color=BLUE,
-        fontsize=10.5,
+        fontsize=15,
     )
     _label(
         ax,
-        (4.35, -0.45),
-        "meta-training: each training example is a whole task $(D_i^{train}, D_i^{test})$",
+        (4.35, -0.5),
+        "each training example is a whole task $(D_i^{train}, D_i^{test})$",
         color=GREY,
-        fontsize=10.5,
+        fontsize=15,
     )
     return fig
 
@@ -202,59 +210,58 @@ def meta_loss_graph(steps: int = 3) -> Figure:
     treats the gradient as an input, ∂∇_t/∂φ = 0, so no derivative flows back along them.
     """
     spacing = 3.1
-    fig, ax = _canvas(10.0, (-1.3, spacing * steps + 0.9), (-2.0, 5.1))
-    loss_x = (spacing * (1 + steps)) / 2
+    fig, ax = _canvas(10.0, (-1.3, spacing * steps + 0.9), (-2.1, 5.25))
     terms = " + ".join(f"w_{t} f(\\theta_{t})" for t in range(1, steps + 1))
     _box(
         ax,
-        (loss_x, 4.65),
+        (spacing * (1 + steps) / 2, 4.72),
         f"$L(\\phi) = {terms}$",
-        width=spacing * (steps - 1) + 1.4,
-        height=0.62,
+        width=spacing * (steps - 1) + 1.5,
+        height=0.75,
         color=GREEN,
-        fontsize=13,
+        fontsize=18,
     )
     for t in range(steps + 1):
         x = spacing * t
-        _node(ax, (x, 2.3), f"$\\theta_{t}$", color=BLUE)
+        _node(ax, (x, 2.3), f"$\\theta_{t}$", radius=0.4, color=BLUE, fontsize=17)
         if t >= 1:  # f(θ_t) enters the meta-loss with weight w_t
-            _box(ax, (x, 3.45), f"$f(\\theta_{t})$", width=1.05, height=0.5, color=BLUE)
-            _arrow(ax, (x, 2.63), (x, 3.2), color=BLUE)
-            _arrow(ax, (x, 3.7), (x, 4.33), color=GREEN)
-            _label(ax, (x + 0.33, 4.0), f"$w_{t}$", color=GREEN)
+            _box(ax, (x, 3.45), f"$f(\\theta_{t})$", width=1.3, height=0.6, color=BLUE, fontsize=16)
+            _arrow(ax, (x, 2.7), (x, 3.15), color=BLUE)
+            _arrow(ax, (x, 3.75), (x, 4.33), color=GREEN)
+            _label(ax, (x + 0.4, 4.04), f"$w_{t}$", color=GREEN, fontsize=16)
         if t == steps:
             break
-        grad, opt, plus = (x + 0.75, 1.15), (x + 1.55, 0.0), (x + 1.55, 2.3)
-        _node(ax, grad, f"$\\nabla_{t}$", radius=0.3, color=GREY, fontsize=11)
-        _arrow(ax, (x + 0.2, 2.03), (grad[0] - 0.14, grad[1] + 0.3), color=RED, dashed=True)
-        _cross(ax, (x + 0.36, 1.75))
-        _arrow(ax, (grad[0] + 0.2, grad[1] - 0.24), (opt[0] - 0.35, opt[1] + 0.3), color=GREY)
-        _box(ax, opt, "$m$", width=0.9, height=0.62, color=ORANGE, fontsize=13)
-        _node(ax, plus, "+", radius=0.22, color=GREY, fontsize=13)
-        _arrow(ax, (x + 0.33, 2.3), (plus[0] - 0.22, 2.3), color=BLUE)
-        _arrow(ax, (plus[0] + 0.22, 2.3), (spacing * (t + 1) - 0.33, 2.3), color=BLUE)
-        _arrow(ax, (opt[0], 0.31), (plus[0], 2.08), color=ORANGE)
-        _label(ax, (opt[0] + 0.28, 1.2), f"$g_{t}$", color=ORANGE)
+        grad, opt, plus = (x + 0.8, 1.15), (x + 1.55, 0.0), (x + 1.55, 2.3)
+        _node(ax, grad, f"$\\nabla_{t}$", radius=0.36, color=GREY, fontsize=15)
+        _arrow(ax, (x + 0.23, 1.97), (x + 0.6, 1.44), color=RED, dashed=True)
+        _cross(ax, (x + 0.41, 1.71), size=0.15)
+        _arrow(ax, (x + 1.0, 0.85), (x + 1.2, 0.37), color=GREY)
+        _box(ax, opt, "$m$", width=1.0, height=0.7, color=ORANGE, fontsize=18)
+        _node(ax, plus, "+", radius=0.26, color=GREY, fontsize=16)
+        _arrow(ax, (x + 0.4, 2.3), (plus[0] - 0.26, 2.3), color=BLUE)
+        _arrow(ax, (plus[0] + 0.26, 2.3), (spacing * (t + 1) - 0.4, 2.3), color=BLUE)
+        _arrow(ax, (opt[0], 0.35), (plus[0], 2.04), color=ORANGE)
+        _label(ax, (opt[0] + 0.32, 1.2), f"$g_{t}$", color=ORANGE, fontsize=16)
         # hidden state into and out of m
-        _arrow(ax, (opt[0] - spacing + 0.45 if t else -1.1, 0.0), (opt[0] - 0.45, 0.0), color=ORANGE)
-        _label(ax, (opt[0] - 0.95, 0.25), f"$h_{t}$", color=ORANGE)
+        _arrow(ax, (opt[0] - spacing + 0.5 if t else -1.1, 0.0), (opt[0] - 0.5, 0.0), color=ORANGE)
+        _label(ax, (opt[0] - 1.05, 0.3), f"$h_{t}$", color=ORANGE, fontsize=16)
         # the shared weights φ feed every copy of m
-        _line(ax, [opt[0], opt[0]], [-0.31, -1.0], color=ORANGE, dotted=True)
+        _line(ax, [opt[0], opt[0]], [-0.35, -1.0], color=ORANGE, dotted=True, lw=1.8)
     last = spacing * (steps - 1) + 1.55
-    _arrow(ax, (last + 0.45, 0.0), (last + 1.2, 0.0), color=ORANGE)
-    _label(ax, (last + 0.95, 0.25), f"$h_{steps}$", color=ORANGE)
-    _line(ax, [1.55, last], [-1.0, -1.0], color=ORANGE, dotted=True)
-    _label(ax, ((1.55 + last) / 2, -1.3), "φ: the same weights in every step", color=ORANGE)
-    _line(ax, [-1.1, -0.6], [-1.72, -1.72], color=GREY)
-    _label(ax, (-0.45, -1.72), "solid: gradients of L flow back", ha="left", fontsize=10)
-    _line(ax, [4.3, 4.8], [-1.72, -1.72], color=RED, dashed=True)
-    _cross(ax, (4.55, -1.72), size=0.09)
+    _arrow(ax, (last + 0.5, 0.0), (last + 1.25, 0.0), color=ORANGE)
+    _label(ax, (last + 1.0, 0.3), f"$h_{steps}$", color=ORANGE, fontsize=16)
+    _line(ax, [1.55, last], [-1.0, -1.0], color=ORANGE, dotted=True, lw=1.8)
+    _label(ax, ((1.55 + last) / 2, -1.32), "φ: the same weights in every step", color=ORANGE, fontsize=15)
+    _line(ax, [-1.1, -0.6], [-1.82, -1.82], color=GREY, lw=1.8)
+    _label(ax, (-0.45, -1.82), "solid: gradients of L flow back", ha="left", fontsize=14)
+    _line(ax, [4.6, 5.1], [-1.82, -1.82], color=RED, dashed=True, lw=1.8)
+    _cross(ax, (4.85, -1.82), size=0.11)
     _label(
         ax,
-        (4.95, -1.72),
+        (5.25, -1.82),
         "not differentiated: $\\partial\\nabla_t / \\partial\\phi = 0$",
         ha="left",
-        fontsize=10,
+        fontsize=14,
     )
     return fig
 
@@ -270,61 +277,53 @@ def coordinatewise_lstm(shown: int = 3) -> Figure:
     gap = 2.75
     xs = [gap * i for i in range(shown - 1)] + [gap * shown]
     names = [str(i + 1) for i in range(shown - 1)] + ["n"]
-    fig, ax = _canvas(10.0, (-1.6, xs[-1] + 2.0), (-1.15, 4.95))
+    fig, ax = _canvas(10.0, (-3.0, xs[-1] + 1.8), (-1.25, 5.2))
     # the shared network: one band under every copy of the LSTM
     band = FancyBboxPatch(
-        (-1.45, 0.95),
-        xs[-1] + 3.3,
-        1.55,
+        (-2.9, 0.95),
+        xs[-1] + 4.55,
+        1.4,
         boxstyle="round,pad=0.02,rounding_size=0.2",
         facecolor=LIGHT[ORANGE],
         edgecolor=ORANGE,
-        lw=1.2,
+        lw=1.5,
         linestyle=(0, (4, 3)),
         zorder=0,
     )
     ax.add_patch(band)
-    _label(ax, (-1.3, 2.32), "shared weights φ", color=ORANGE, ha="left", fontsize=10, weight="bold")
+    _label(ax, (-2.05, 1.65), "shared\nweights φ", color=ORANGE, fontsize=15, weight="bold")
     for x, i in zip(xs, names):
-        _label(ax, (x, -0.85), f"coordinate $\\theta^{{({i})}}$", color=BLUE, fontsize=10.5)
-        _label(ax, (x, -0.25), f"$\\nabla_t^{{({i})}}$", fontsize=12)
-        _arrow(ax, (x, -0.02), (x, 1.12), color=GREY)
-        _label(ax, (x + 0.62, 0.55), "preprocess", fontsize=8.5, color=GREY)
+        _label(ax, (x, -0.95), f"coordinate $\\theta^{{({i})}}$", color=BLUE, fontsize=15)
+        _label(ax, (x, -0.3), f"$\\nabla_t^{{({i})}}$", fontsize=16)
+        _arrow(ax, (x, -0.02), (x, 1.13), color=GREY)
+        _label(ax, (x + 0.12, 0.55), "preprocess", fontsize=12, color=GREY, ha="left")
         _box(
             ax,
-            (x, 1.62),
-            "LSTM $m(\\cdot;\\phi)$\n2 layers + linear",
-            width=1.55,
-            height=0.85,
+            (x, 1.65),
+            "LSTM $m(\\cdot;\\phi)$\n(2 layers)",
+            width=2.0,
+            height=0.95,
             color=ORANGE,
-            fontsize=10,
+            fontsize=14,
         )
-        _box(
-            ax,
-            (x + 0.0, 3.0),
-            f"hidden state $h_t^{{({i})}}$",
-            width=1.75,
-            height=0.45,
-            color=GREY,
-            fontsize=9.5,
-        )
-        _arrow(ax, (x - 0.45, 2.05), (x - 0.45, 2.77), color=GREY, rad=0.0, head=9)
-        _arrow(ax, (x + 0.45, 2.77), (x + 0.45, 2.05), color=GREY, rad=0.0, head=9)
-        _arrow(ax, (x + 0.78, 1.62), (x + 1.15, 3.95), color=BLUE, rad=0.3)
-        _label(ax, (x + 1.38, 3.25), f"$g_t^{{({i})}}$", color=BLUE, fontsize=11)
+        _box(ax, (x, 3.1), f"$h_t^{{({i})}}$", width=1.1, height=0.55, color=GREY, fontsize=15)
+        _arrow(ax, (x - 0.3, 2.13), (x - 0.3, 2.83), color=GREY, head=13)
+        _arrow(ax, (x + 0.3, 2.83), (x + 0.3, 2.13), color=GREY, head=13)
+        _arrow(ax, (x + 1.0, 1.65), (x + 1.1, 3.95), color=BLUE, rad=0.3)
+        _label(ax, (x + 1.52, 3.0), f"$g_t^{{({i})}}$", color=BLUE, fontsize=15)
         _label(
             ax,
-            (x + 0.35, 4.25),
+            (x + 0.4, 4.3),
             f"$\\theta_{{t+1}}^{{({i})}} = \\theta_t^{{({i})}} + g_t^{{({i})}}$",
             color=BLUE,
-            fontsize=10.5,
+            fontsize=14,
         )
-    _label(ax, ((xs[-2] + xs[-1]) / 2 + 0.35, 1.62), "⋯", fontsize=22)
+    _label(ax, ((xs[-2] + xs[-1]) / 2 + 0.1, 1.65), "⋯", fontsize=30)
     _label(
         ax,
-        ((xs[0] + xs[-1]) / 2 + 0.3, 4.75),
+        ((xs[0] + xs[-1]) / 2 - 0.4, 4.95),
         "one network for all coordinates; each coordinate keeps its own hidden state",
-        fontsize=11,
+        fontsize=15,
         color=GREY,
     )
     return fig
@@ -363,22 +362,26 @@ def maml_diagram(alpha: float = 1.0) -> Figure:
         path.append(path[-1] - 2.5 * sum(a @ (path[-1] - c) for a, c in zip(curvatures, centres)))
     path = np.array(path)
     _line(ax, path[:, 0], path[:, 1], color="black", lw=3.0, zorder=2)
-    _label(ax, (path[0, 0] + 0.05, path[0, 1] - 0.3), "meta-learning", fontsize=11, ha="left")
+    direction = theta - path[0]
+    angle = np.degrees(np.arctan2(direction[1], direction[0]))
+    _label(
+        ax, path[0] + 0.3 * direction + np.array([-0.3, 0.3]), "meta-learning", fontsize=14, rotation=angle
+    )
     ax.plot(*theta, "o", color="black", ms=8, zorder=4)
-    _label(ax, (theta[0] - 0.45, theta[1] + 0.05), "θ", fontsize=16, weight="bold")
+    _label(ax, (theta[0] - 0.45, theta[1] + 0.05), "θ", fontsize=20, weight="bold")
     for i, (centre, hessian, colour) in enumerate(zip(centres, hessians, colours), start=1):
         _ellipses(ax, centre, hessian, (0.08, 0.4, 1.0), colour)
         adapted = theta - alpha * hessian @ (theta - centre)
         _arrow(ax, theta, adapted, color=colour, lw=1.8, shrink=4)
         _line(ax, [adapted[0], centre[0]], [adapted[1], centre[1]], color=colour, dotted=True, lw=1.6)
         ax.plot(*centre, "*", color=colour, ms=13, zorder=4)
-        _label(ax, centre + np.array([0.45, 0.4]), f"$\\theta^*_{i}$", color=colour, fontsize=14)
+        _label(ax, centre + np.array([0.45, 0.4]), f"$\\theta^*_{i}$", color=colour, fontsize=18)
         middle = (theta + adapted) / 2
         normal = np.array([-(adapted - theta)[1], (adapted - theta)[0]])
         normal = normal / np.linalg.norm(normal)
-        _label(ax, middle + 0.42 * normal, f"$-\\alpha\\nabla L_{i}(\\theta)$", color=colour, fontsize=11)
+        _label(ax, middle + 0.42 * normal, f"$-\\alpha\\nabla L_{i}(\\theta)$", color=colour, fontsize=14)
     _label(
-        ax, (0.0, -3.35), "arrows: one inner step from θ; dotted: what is left to θ*", fontsize=10, color=GREY
+        ax, (0.0, -3.35), "arrows: one inner step from θ; dotted: what is left to θ*", fontsize=13, color=GREY
     )
     return fig
 
@@ -401,10 +404,10 @@ def reptile_manifolds(iterations: int = 24) -> Figure:
     fig, ax = _canvas(7.4, (-3.9, 3.6), (-2.3, 3.6))
     angles = np.linspace(-0.2, np.pi + 0.5, 200)
     _line(ax, radius * np.cos(angles), radius * np.sin(angles), color=BLUE, lw=2.4)
-    _label(ax, (-2.35, -0.85), "$W^*_1$", color=BLUE, fontsize=15)
+    _label(ax, (-2.35, -0.85), "$W^*_1$", color=BLUE, fontsize=19)
     line_x = np.linspace(-3.7, 3.4, 2)
     _line(ax, line_x, (offset - normal[0] * line_x) / normal[1], color=GREEN, lw=2.4)
-    _label(ax, (2.85, 2.25), "$W^*_2$", color=GREEN, fontsize=15)
+    _label(ax, (2.85, 2.25), "$W^*_2$", color=GREEN, fontsize=19)
     phi, path = np.array([2.4, -1.7]), []
     alpha, inner_steps, epsilon = 0.3, 5, 0.5
     for iteration in range(iterations):
@@ -416,17 +419,18 @@ def reptile_manifolds(iterations: int = 24) -> Figure:
         phi = phi + epsilon * (w - phi)
     path = np.array(path + [phi])
     _line(ax, path[:, 0], path[:, 1], color=ORANGE, lw=1.5, marker="o", ms=4.5, zorder=3)
-    _label(ax, (path[0, 0] + 0.15, path[0, 1] - 0.02), "start", color=ORANGE, ha="left")
+    _label(ax, (path[0, 0] + 0.15, path[0, 1] - 0.02), "start", color=ORANGE, ha="left", fontsize=14)
     for task, colour in ((0, BLUE), (1, GREEN)):
         foot = project(phi, task)
         _line(ax, [phi[0], foot[0]], [phi[1], foot[1]], color=colour, dotted=True, lw=1.6)
     ax.plot(*phi, "o", color=ORANGE, ms=9, zorder=4)
-    _label(ax, (phi[0] + 0.95, phi[1] + 0.12), "φ (Reptile)", color=ORANGE, fontsize=12)
+    _label(ax, (-0.75, 2.3), "φ (Reptile)", color=ORANGE, fontsize=15)
+    _arrow(ax, (0.05, 2.25), phi + np.array([-0.12, 0.02]), color=ORANGE, lw=1.2, head=10)
     _label(
         ax,
         (-0.1, -2.05),
         "each iteration: k SGD steps on one task, then φ ← φ + ε(W − φ)",
-        fontsize=10,
+        fontsize=13,
         color=GREY,
     )
     return fig
