@@ -80,7 +80,7 @@ def _labels() -> dict[str, set[str]]:
         texts += ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
     text = "\n".join(texts)
     return {
-        "eq": set(re.findall(r"^\$\$ \(([\w-]+)\)\s*$", text, re.MULTILINE)),
+        "eq": set(re.findall(r"^\s*\$\$ \(([\w-]+)\)\s*$", text, re.MULTILINE)),
         "figure": set(re.findall(r"^:name: ([\w-]+)\s*$", text, re.MULTILINE)),
         "exercise": set(re.findall(r"^:label: ([\w-]+)\s*$", text, re.MULTILINE)),
         "target": set(re.findall(r"^\(([\w-]+)\)=\s*$", text, re.MULTILINE)),
@@ -112,7 +112,7 @@ def test_prose_chapters_teach_with_objectives_exercises_and_summary():
         solutions = re.findall(r"^```\{solution\} ([\w-]+)\n:class: dropdown", text, re.MULTILINE)
         assert len(exercises) >= 3, f"{name}: {len(exercises)} exercises, want at least 3"
         assert solutions == exercises, f"{name}: each exercise has a collapsed solution, in order"
-        equations = re.findall(r"^\$\$ \(eq-[\w-]+\)\s*$", text, re.MULTILINE)
+        equations = re.findall(r"^\s*\$\$ \(eq-[\w-]+\)\s*$", text, re.MULTILINE)
         assert equations, f"{name}: no numbered equation"
         assert re.search(r"^:name: fig-", text, re.MULTILINE), f"{name}: no numbered figure"
         numbered += len(equations)
