@@ -5,10 +5,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NOEXEC := _build/config-noexec.yml
-# nbval's per-cell limit, in step with execute.timeout in _config.yml
+# nbval's per-cell limit, in step with execute.timeout in _config.yml: at least 4 times the
+# slowest cell (120 s at most on a 2-core CPU)
 CELL_TIMEOUT := 600
+# progress bars are for a reader in Jupyter; on the built site and under nbval they would print
+# one line per update
+QUIET := TQDM_DISABLE=1
 
-.PHONY: book test lint unit notebooks book-check browser clean
+.PHONY: book test lint unit notebooks book-check browser claims clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +22,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
+	$(QUIET) $(BIN)/jupyter-book build . --builder html -W -n --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
 test: lint unit notebooks book-check browser
@@ -30,7 +34,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests --ignore=tests/browser
 
 notebooks: $(STAMP)
-	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider notebooks/
+	$(QUIET) $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider notebooks/
 
 book-check: $(STAMP)
 	mkdir -p _build
@@ -43,6 +47,10 @@ book-check: $(STAMP)
 
 browser: book-check
 	$(BIN)/python -m pytest tests/browser -p no:cacheprovider
+
+# every notebook's claims over seeds 0-4 and 1 and 2 threads (long: about ten book builds)
+claims: $(STAMP)
+	$(QUIET) $(BIN)/python benchmarks/claims.py
 
 clean:
 	rm -rf _build

@@ -10,6 +10,7 @@ from l2l.learned_optimizer import (
     LSTMOptimizer,
     MetaTrainLog,
     evaluate,
+    evaluate_many,
     meta_train,
     preprocess_gradients,
     validation_score,
@@ -54,7 +55,7 @@ from l2l.problems import (
     sample_quadratics,
 )
 from l2l.reptile import ReptileResult, linear_anneal, reptile_step, reptile_step_serial, train_reptile
-from l2l.results import record
+from l2l.results import Claims, glue, notebook_settings, record
 from l2l.runtime import default_device
 from l2l.tasks import LinearTasks, SineTasks, TaskBatch
 from l2l.taylor import expected_meta_gradients, leading_terms, taylor_check

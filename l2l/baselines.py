@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from l2l import _checks
-from l2l.learned_optimizer import validation_score
+from l2l.learned_optimizer import evaluate_many, window_score
 from l2l.problems import Problem
 
 
@@ -136,17 +136,7 @@ def tune_learning_rate(
     Score = mean over functions of f(θ_t) over the ``last`` steps, ``inf`` for a diverged run.
     Pass validation problems, never the test problems.
     """
-    lrs = list(lrs) if lrs is not None else lr_grid()
-    if not lrs:
-        raise ValueError("lrs must hold at least one learning rate")
-    if not problems:
-        raise ValueError("tune_learning_rate needs at least one validation problem")
-    scores = {lr: validation_score(make_rule(lr), problems, steps, last) for lr in lrs}
-    best = min(scores, key=scores.get)
-    if math.isinf(scores[best]):
-        raise FloatingPointError(f"every learning rate in {lrs} diverged; try smaller ones")
-    rule = make_rule(best)
-    return Tuned(getattr(rule, "name", type(rule).__name__), best, rule, scores)
+    return _tune({"": make_rule}, problems, steps, lrs, last)[""]
 
 
 def tune_baselines(
@@ -156,8 +146,35 @@ def tune_baselines(
     names: Sequence[str] = ("SGD", "RMSprop", "Adam", "NAG"),
     last: int = 1,
 ) -> dict[str, Tuned]:
-    """Tune each named baseline's learning rate on ``problems`` with :func:`tune_learning_rate`."""
+    """Tune each named baseline's learning rate on ``problems`` as :func:`tune_learning_rate` does.
+
+    Every (baseline, learning rate) pair runs side by side in one
+    :func:`~l2l.learned_optimizer.evaluate_many` rollout per problem.
+    """
     unknown = [n for n in names if n not in BASELINES]
     if unknown:
         raise ValueError(f"unknown baselines {unknown}; choose from {sorted(BASELINES)}")
-    return {n: tune_learning_rate(BASELINES[n], problems, steps, lrs, last) for n in names}
+    return _tune({n: BASELINES[n] for n in names}, problems, steps, lrs, last)
+
+
+def _tune(makers: dict[str, Callable[[float], object]], problems, steps, lrs, last) -> dict[str, Tuned]:
+    """The best learning rate of every rule maker, all (maker, lr) pairs in one rollout per problem."""
+    lrs = list(lrs) if lrs is not None else lr_grid()
+    if not lrs:
+        raise ValueError("lrs must hold at least one learning rate")
+    if not problems:
+        raise ValueError("tuning a learning rate needs at least one validation problem")
+    pairs = [(name, lr) for name in makers for lr in lrs]
+    rules = [makers[name](lr) for name, lr in pairs]
+    per_problem = [evaluate_many(rules, problem, steps) for problem in problems]
+    scores = {pair: window_score(torch.cat([curves[i] for curves in per_problem], dim=1), last)
+              for i, pair in enumerate(pairs)}
+    tuned = {}
+    for name, make_rule in makers.items():
+        by_lr = {lr: scores[name, lr] for lr in lrs}
+        best = min(by_lr, key=by_lr.get)
+        if math.isinf(by_lr[best]):
+            raise FloatingPointError(f"every learning rate in {lrs} diverged; try smaller ones")
+        rule = make_rule(best)
+        tuned[name] = Tuned(getattr(rule, "name", type(rule).__name__), best, rule, by_lr)
+    return tuned

@@ -240,6 +240,47 @@ def evaluate(rule, problem: Problem, steps: int) -> torch.Tensor:
     return torch.stack(losses)
 
 
+def evaluate_many(rules: Sequence, problem: Problem, steps: int, final_params: bool = False):
+    """:func:`evaluate` for several update rules side by side on the same batch of functions.
+
+    Each rule runs on its own copy of θ_0 and sees the same f_t at every step (the same
+    minibatches), so the result equals ``[evaluate(rule, problem, steps) for rule in rules]`` up
+    to rounding; the gradients of all copies come from one
+    :meth:`~l2l.problems.Problem.stacked_loss_and_grad` call per step, which for an MLP shares
+    each minibatch and multiplies larger matrices.
+
+    Returns:
+        One tensor ``(steps + 1, batch)`` per rule, in order; with ``final_params``, also each
+        rule's θ_T ``(batch, dim)``.
+    """
+    steps = _checks.positive_int("steps", steps)
+    if not rules:
+        raise ValueError("evaluate_many needs at least one update rule")
+    start = problem.initial_params()
+    theta = start.unsqueeze(0).repeat(len(rules), *([1] * start.dim()))
+    losses = []
+    with torch.no_grad():
+        states = [rule.init_state(copy) for rule, copy in zip(rules, theta)]
+        for t in range(steps):
+            loss, grad = problem.stacked_loss_and_grad(theta, t)
+            losses.append(loss)
+            moves = []
+            for i, rule in enumerate(rules):
+                update, states[i] = rule.step(grad[i], states[i])
+                moves.append(update)
+            theta = theta + torch.stack(moves)
+        losses.append(problem.stacked_loss(theta, steps))
+    curves = list(torch.stack(losses).unbind(1))
+    return (curves, list(theta.unbind(0))) if final_params else curves
+
+
+def window_score(losses: torch.Tensor, last: int = 1) -> float:
+    """Mean over functions of f(θ_t) over the ``last`` steps of ``losses`` ``(steps + 1, batch)``;
+    ``inf`` when a run diverged (an infinite or NaN loss)."""
+    score = losses[-_checks.positive_int("last", last):].mean().item()
+    return score if math.isfinite(score) else math.inf
+
+
 def validation_score(rule, problems: Sequence[Problem], steps: int, last: int = 1) -> float:
     """Mean over functions of f(θ_t) averaged over the ``last`` steps; ``inf`` when it diverged."""
     scores = [evaluate(rule, problem, steps)[-last:].mean() for problem in problems]

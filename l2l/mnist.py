@@ -14,7 +14,7 @@ import torch
 
 from l2l import _checks
 from l2l.baselines import Tuned, lr_grid, tune_baselines
-from l2l.learned_optimizer import evaluate
+from l2l.learned_optimizer import evaluate_many
 from l2l.problems import MLPProblem
 
 
@@ -83,6 +83,9 @@ def run_condition(
     Validation problems use ``splits["validation"]`` (held-out training images) and seed
     ``seed``; test problems use ``splits["test"]`` and seed ``seed + 1``. Baselines are scored
     by the mean loss over the ``last`` final steps, as the learned optimizer was selected.
+    Every (baseline, learning rate) pair of the tuning runs in one batched rollout, and so do
+    the learned optimizer and the tuned baselines on the test problems
+    (:func:`~l2l.learned_optimizer.evaluate_many`).
     """
     runs, val_runs = _checks.positive_int("runs", runs), _checks.positive_int("val_runs", val_runs)
     validation = [condition_problem(splits["validation"], condition, val_runs, seed)]
@@ -90,6 +93,6 @@ def run_condition(
         validation, condition.steps, lrs if lrs is not None else lr_grid(1e-3, 10.0), last=last
     )
     test = condition_problem(splits["test"], condition, runs, seed + 1)
-    curves = {"LSTM": evaluate(net, test, condition.steps)}
-    curves.update({name: evaluate(t.rule, test, condition.steps) for name, t in tuned.items()})
+    rules = {"LSTM": net, **{name: t.rule for name, t in tuned.items()}}
+    curves = dict(zip(rules, evaluate_many(list(rules.values()), test, condition.steps)))
     return ConditionResult(curves, tuned)

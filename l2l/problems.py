@@ -43,6 +43,23 @@ class Problem:
             (grad,) = torch.autograd.grad(value.sum(), theta, retain_graph=True)
         return value, grad.detach()
 
+    def stacked_loss_and_grad(self, theta: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`loss_and_grad` of ``R`` copies of the batch at once: θ ``(R, batch, dim)`` ->
+        ``((R, batch), (R, batch, dim))``, both detached.
+
+        Copy ``r`` of a stochastic problem sees the same function f_t as every other copy, so
+        ``R`` optimizers can run side by side (:func:`l2l.learned_optimizer.evaluate_many`).
+        This default calls :meth:`loss_and_grad` once per copy; problems with a cheaper batched
+        form (:class:`MLPProblem`) override it.
+        """
+        pairs = [self.loss_and_grad(copy, step) for copy in theta]
+        return torch.stack([v.detach() for v, _ in pairs]), torch.stack([g for _, g in pairs])
+
+    def stacked_loss(self, theta: torch.Tensor, step: int) -> torch.Tensor:
+        """f(θ) of ``R`` copies of the batch, θ ``(R, batch, dim)`` -> ``(R, batch)``, detached."""
+        with torch.no_grad():
+            return torch.stack([self.loss(copy, step) for copy in theta])
+
 
 class QuadraticProblem(Problem):
     """f(θ) = ||Wθ − y||² with W ∈ R^{d×d}, y ∈ R^d (Andrychowicz et al. 2016, section 3.1).
@@ -152,7 +169,8 @@ class MLPProblem(Problem):
     seed and ``t``, so it is the same for every optimizer run on this problem, in any order.
 
     :meth:`loss_and_grad` backpropagates by hand (a few batched matrix products), and its
-    loss's derivative in θ is that gradient, so meta-training never rebuilds the MLP's graph.
+    loss's derivative in θ is that gradient, so meta-training never rebuilds the MLP's graph;
+    :meth:`stacked_loss_and_grad` does the same for several optimizers' copies at once.
 
     Args:
         images: ``(n, features)`` float inputs; their device is the problem's device.
@@ -206,12 +224,12 @@ class MLPProblem(Problem):
         return idx.to(self.images.device)
 
     def _layers(self, theta: torch.Tensor):
-        """Views (W of (runs, out, in), b of (runs, out)) into θ for every layer."""
+        """Views (W of (..., out, in), b of (..., out)) into θ ``(..., dim)`` for every layer."""
         layers, offset = [], 0
         for out, inp in self.shapes:
-            W = theta[:, offset : offset + out * inp].view(-1, out, inp)
+            W = theta[..., offset : offset + out * inp].unflatten(-1, (out, inp))
             offset += out * inp
-            layers.append((W, theta[:, offset : offset + out]))
+            layers.append((W, theta[..., offset : offset + out]))
             offset += out
         return layers
 
@@ -234,24 +252,52 @@ class MLPProblem(Problem):
         return -logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1).mean(dim=-1)
 
     def loss_and_grad(self, theta: torch.Tensor, step: int = 0):
-        """Closed-form backpropagation: ∂f/∂z_L = (softmax(z_L) − onehot(y)) / B, then
-        ∂f/∂W_l = δ_lᵀ h_{l−1}, ∂f/∂b_l = Σ δ_l, δ_{l−1} = (δ_l W_l) ⊙ σ'(z_{l−1})."""
+        """f_t(θ) and its gradient from :meth:`stacked_loss_and_grad` with one copy; the loss's
+        derivative in θ is that gradient, so meta-training never rebuilds the MLP's graph."""
+        value, grad = self.stacked_loss_and_grad(theta.detach().unsqueeze(0), step)
+        return _KnownGradient.apply(theta, value[0], grad[0]), grad[0]
+
+    def stacked_loss_and_grad(self, theta: torch.Tensor, step: int = 0):
+        """Closed-form backpropagation for ``R`` copies (θ ``(R, runs, dim)``) on one minibatch:
+        ∂f/∂z_L = (softmax(z_L) − onehot(y)) / B, then ∂f/∂W_l = δ_lᵀ h_{l−1}, ∂f/∂b_l = Σ δ_l,
+        δ_{l−1} = (δ_l W_l) ⊙ σ'(z_{l−1}).
+
+        The input layer, the largest, is one product per run for all copies at once: the run's
+        minibatch ``(B, in)`` against the copies' weights side by side ``(in, R · out)``.
+        """
+        _checks.tensor_shape("theta", theta, (None, self.runs, self.dim))
+        copies = theta.shape[0]
         with torch.no_grad():
-            acts, pres, labels, layers = self._forward(theta.detach(), step)
-            logp = torch.log_softmax(acts[-1], dim=-1)
+            idx = self.batch_indices(step)
+            x, labels = self.images[idx], self.labels[idx].expand(copies, -1, -1)  # (runs, B, in)
+            layers = self._layers(theta)
+            W0, b0 = layers[0]
+            out0 = W0.shape[-2]
+            shared = W0.permute(1, 3, 0, 2).reshape(self.runs, x.shape[-1], copies * out0)
+            pre = (x @ shared).unflatten(-1, (copies, out0)).permute(2, 0, 1, 3) + b0.unsqueeze(2)
+            pres, acts = [pre], []
+            for W, b in layers[1:]:
+                acts.append(_activate(self.activation, pres[-1]))
+                pres.append(acts[-1] @ W.transpose(-1, -2) + b.unsqueeze(2))
+            logp = torch.log_softmax(pres[-1], dim=-1)  # (R, runs, B, classes)
             value = -logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1).mean(dim=-1)
             delta = logp.exp()
             delta.scatter_add_(-1, labels.unsqueeze(-1), -torch.ones_like(delta[..., :1]))
             delta /= self.minibatch
             pieces = []
-            for k in range(len(layers) - 1, -1, -1):
+            for k in range(len(layers) - 1, 0, -1):
                 W, _ = layers[k]
-                pieces.append(delta.sum(dim=1))
-                pieces.append(torch.bmm(delta.transpose(1, 2), acts[k]).flatten(1))
-                if k > 0:
-                    delta = torch.bmm(delta, W) * _activation_slope(self.activation, acts[k], pres[k - 1])
-            grad = torch.cat(pieces[::-1], dim=1)
-        return _KnownGradient.apply(theta, value, grad), grad
+                pieces.append(delta.sum(dim=-2))
+                pieces.append((delta.transpose(-1, -2) @ acts[k - 1]).flatten(-2))
+                delta = (delta @ W) * _activation_slope(self.activation, acts[k - 1], pres[k - 1])
+            pieces.append(delta.sum(dim=-2))
+            spread = delta.permute(1, 0, 3, 2).reshape(self.runs, copies * out0, -1)  # (runs, R·out, B)
+            pieces.append((spread @ x).unflatten(1, (copies, out0)).transpose(0, 1).flatten(-2))
+            grad = torch.cat(pieces[::-1], dim=-1)
+        return value, grad
+
+    def stacked_loss(self, theta: torch.Tensor, step: int = 0) -> torch.Tensor:
+        return self.stacked_loss_and_grad(theta, step)[0]
 
 
 def mlp_family(

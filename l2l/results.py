@@ -76,3 +76,112 @@ def load(notebook: str) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"no results recorded for {notebook!r} at {path}; run its notebook")
     return json.loads(path.read_text())
+
+
+#: Environment variables through which ``benchmarks/claims.py`` reruns a notebook under another
+#: seed and thread count; a reader who sets neither gets the published run.
+SEED_VARIABLE, THREADS_VARIABLE = "L2L_SEED", "L2L_THREADS"
+
+
+def notebook_settings(threads: int = 2) -> int:
+    """Fix torch's seed and thread count for a notebook; return the base of its seeds.
+
+    Every random draw of a notebook takes ``generator=SEED + k`` with a fixed ``k`` per use, and
+    ``SEED = notebook_settings()`` is 0 for the published run. ``$L2L_SEED = s`` makes it
+    ``1000 s`` (so no two runs share a generator) and ``$L2L_THREADS`` overrides ``threads``: the
+    claims benchmark reruns each notebook that way. The thread count is fixed because it changes
+    the order of floating-point sums, and with it the digits a long run prints.
+    """
+    seed = os.environ.get(SEED_VARIABLE, "0")
+    count = os.environ.get(THREADS_VARIABLE, str(threads))
+    if not (seed.isdigit() and count.isdigit() and int(count) > 0):
+        raise ValueError(
+            f"{SEED_VARIABLE}={seed!r} and {THREADS_VARIABLE}={count!r} must be a non-negative "
+            "and a positive integer"
+        )
+    base = 1000 * int(seed)
+    torch.manual_seed(base)
+    torch.set_num_threads(int(count))
+    return base
+
+
+class Claims:
+    """The claims a notebook asserts: each a number it measured against a threshold.
+
+    ``below(claim, value, threshold)`` states ``value < threshold``, ``above`` the reverse, ``at_most``
+    ``value <= threshold`` (for a bound that is reached) and ``exactly`` ``value == threshold``
+    (for counts and exact arithmetic). The
+    claims are only collected; :meth:`check` prints them as a table, records them (key
+    ``claims`` of :func:`record`) and then raises one ``AssertionError`` naming every claim that
+    failed. Recording first keeps every measured value even when a claim fails, which is what the
+    claims benchmark (``benchmarks/claims.py``) tabulates over seeds and thread counts.
+    """
+
+    def __init__(self, notebook: str):
+        if not _NAME.match(notebook):
+            raise ValueError(f"notebook name {notebook!r} must be letters, digits, '_' or '-'")
+        self.notebook = notebook
+        self.items: list[dict] = []
+
+    def _add(self, claim: str, value, relation: str, threshold) -> None:
+        value, threshold = float(_plain(value)), float(_plain(threshold))
+        if math.isnan(value) or math.isnan(threshold):
+            raise ValueError(f"claim {claim!r}: the measured value {value} or threshold {threshold} is NaN")
+        if any(item["claim"] == claim for item in self.items):
+            raise ValueError(f"claim {claim!r} is stated twice")
+        holds = {"<": value < threshold, ">": value > threshold, "<=": value <= threshold,
+                 "==": value == threshold}[relation]
+        self.items.append({"claim": claim, "value": value, "relation": relation, "threshold": threshold,
+                           "holds": holds})
+
+    def below(self, claim: str, value, threshold) -> None:
+        """State ``value < threshold``."""
+        self._add(claim, value, "<", threshold)
+
+    def above(self, claim: str, value, threshold) -> None:
+        """State ``value > threshold``."""
+        self._add(claim, value, ">", threshold)
+
+    def at_most(self, claim: str, value, bound) -> None:
+        """State ``value <= bound``."""
+        self._add(claim, value, "<=", bound)
+
+    def exactly(self, claim: str, value, expected) -> None:
+        """State ``value == expected`` (no tolerance: for integers and exact fractions)."""
+        self._add(claim, value, "==", expected)
+
+    def check(self) -> None:
+        """Print the table, record the claims, then assert that every claim holds."""
+        if not self.items:
+            raise ValueError(f"{self.notebook}: no claims to check")
+        width = max(len(item["claim"]) for item in self.items)
+        for item in self.items:
+            verdict = "holds" if item["holds"] else "FAILS"
+            print(f"{item['claim']:<{width}}  {item['value']:>10.4g} {item['relation']} "
+                  f"{item['threshold']:<10.4g} {verdict}")
+        record(self.notebook, claims=self.items)
+        failed = [f"{i['claim']}: {i['value']:.4g} is not {i['relation']} {i['threshold']:.4g}"
+                  for i in self.items if not i["holds"]]
+        if failed:
+            raise AssertionError(f"{self.notebook}: {len(failed)} claim(s) failed: " + "; ".join(failed))
+
+
+def glue(name: str, value) -> float | str:
+    """Hand a number this run measured to the page's prose; return it.
+
+    In the built book, a markdown cell writes ``{glue:text}`name:.3f``` and shows this run's
+    value (myst-nb's ``glue``), so the text never contradicts what the code printed on another
+    machine. Where myst-nb is not installed (a plain Jupyter or Colab session) nothing is stored,
+    and the printed tables carry the same numbers.
+    """
+    if not _NAME.match(name):
+        raise ValueError(f"glue name {name!r} must be letters, digits, '_' or '-'")
+    value = _plain(value)
+    if not isinstance(value, (int, float, str)):
+        raise TypeError(f"glue {name!r}: expected a number or a string, got {type(value).__name__}")
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return value
+    myst_glue(name, value, display=False)
+    return value
