@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 import l2l
@@ -194,3 +195,49 @@ def test_every_mention_of_the_repository_agrees_with_config():
         if [g for g in found.groups() if g] != [owner, name]
     }
     assert not wrong, f"repository named differently from {url}: {sorted(wrong)}"
+
+
+NOTEBOOK_PAGES = sorted((ROOT / "notebooks").glob("*.ipynb"))
+GLUE_REFERENCE = re.compile(r"\{glue(?::\w+)?\}`([A-Za-z0-9_\-]+)(?::[^`]*)?`")
+GLUE_CALL = re.compile(r"""\bl2l\.glue\(\s*["']([A-Za-z0-9_\-]+)["']""")
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf8"))["cells"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PAGES, ids=lambda p: p.stem)
+def test_notebook_pages_teach_with_objectives_exercises_and_summary(path):
+    cells = _cells(path)
+    markdown = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+    assert markdown[0].startswith("# ") and "```{admonition} Learning objectives" in markdown[1], (
+        f"{path.name}: the cell after the title holds the learning objectives"
+    )
+    text = "\n".join(markdown)
+    headings = re.findall(r"^## (.+)$", text, re.MULTILINE)
+    assert headings[-2:] == ["Exercises", "Summary"], f"{path.name}: ends with Exercises, then Summary"
+    exercises = re.findall(r"^`{3,}\{exercise\}.*\n:label: ([\w-]+)", text, re.MULTILINE)
+    solutions = re.findall(r"^`{3,}\{solution\} ([\w-]+)\n:class: dropdown", text, re.MULTILINE)
+    assert len(exercises) >= 3, f"{path.name}: {len(exercises)} exercises, want at least 3"
+    assert solutions == exercises, f"{path.name}: each exercise has a collapsed solution, in order"
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PAGES, ids=lambda p: p.stem)
+def test_every_glue_reference_is_glued_once_by_its_notebook(path):
+    """The prose's measured numbers come from the run: each {glue:text}`name` has one l2l.glue call."""
+    cells = _cells(path)
+    text = {kind: "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == kind)
+            for kind in ("markdown", "code")}
+    referenced = set(GLUE_REFERENCE.findall(text["markdown"]))
+    calls = GLUE_CALL.findall(text["code"])
+    duplicates = sorted({n for n in calls if calls.count(n) > 1})
+    assert not duplicates, f"{path.name}: glued more than once (myst-nb warns): {duplicates}"
+    missing = sorted(referenced - set(calls))
+    assert not missing, f"{path.name}: glue references without an l2l.glue call: {missing}"
+
+
+def test_exercise_labels_are_unique_across_the_book():
+    texts = [_read(p.relative_to(ROOT).as_posix()) for p in sorted(BOOK.glob("*.md"))]
+    texts += ["".join(c["source"]) for p in NOTEBOOK_PAGES for c in _cells(p) if c["cell_type"] == "markdown"]
+    labels = re.findall(r"^`{3,}\{exercise\}.*\n:label: ([\w-]+)", "\n".join(texts), re.MULTILINE)
+    assert len(labels) == len(set(labels)), sorted({x for x in labels if labels.count(x) > 1})
