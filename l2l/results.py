@@ -83,14 +83,18 @@ def load(notebook: str) -> dict:
 SEED_VARIABLE, THREADS_VARIABLE = "L2L_SEED", "L2L_THREADS"
 
 
-def notebook_settings(threads: int = 2) -> int:
+def notebook_settings(threads: int = 1) -> int:
     """Fix torch's seed and thread count for a notebook; return the base of its seeds.
 
     Every random draw of a notebook takes ``generator=SEED + k`` with a fixed ``k`` per use, and
     ``SEED = notebook_settings()`` is 0 for the published run. ``$L2L_SEED = s`` makes it
     ``1000 s`` (so no two runs share a generator) and ``$L2L_THREADS`` overrides ``threads``: the
-    claims benchmark reruns each notebook that way. The thread count is fixed because it changes
-    the order of floating-point sums, and with it the digits a long run prints.
+    claims benchmark (``benchmarks/claims.py``) reruns each notebook that way.
+
+    The thread count is fixed because it changes the order of floating-point sums, and with it
+    the digits a long run prints. One thread is the default: the book's tensors are small, and a
+    second thread makes every parallel kernel wait for it whenever another process holds the
+    other core (``benchmarks/threads.py`` measures what that costs).
     """
     seed = os.environ.get(SEED_VARIABLE, "0")
     count = os.environ.get(THREADS_VARIABLE, str(threads))

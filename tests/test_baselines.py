@@ -84,3 +84,16 @@ def test_tuning_raises_when_every_learning_rate_diverges():
     val = [sample_quadratics(batch=4, dim=3, generator=4)]
     with pytest.raises(FloatingPointError, match="every learning rate"):
         tune_learning_rate(SGD, val, steps=30, lrs=[50.0, 100.0])
+
+
+def test_batched_tuning_scores_each_rate_as_its_own_run_would():
+    problems = [sample_quadratics(batch=8, dim=5, generator=1), sample_quadratics(batch=4, dim=5, generator=2)]
+    lrs = [0.001, 0.01, 0.1, 1.0]
+    tuned = tune_baselines(problems, steps=15, lrs=lrs, last=3)
+    for name, cls in [("SGD", SGD), ("Adam", Adam), ("NAG", NAG), ("RMSprop", RMSprop)]:
+        for lr in lrs:
+            runs = torch.cat([evaluate(cls(lr), p, 15)[-3:] for p in problems], dim=1)
+            expected = runs.mean().item()
+            expected = expected if math.isfinite(expected) else math.inf
+            assert tuned[name].scores[lr] == pytest.approx(expected, rel=1e-6)
+        assert tuned[name].lr == min(tuned[name].scores, key=tuned[name].scores.get)

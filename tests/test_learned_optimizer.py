@@ -6,9 +6,11 @@ import torch
 from l2l.learned_optimizer import (
     LSTMOptimizer,
     evaluate,
+    evaluate_many,
     meta_train,
     preprocess_gradients,
     validation_score,
+    window_score,
 )
 from l2l.problems import Problem, quadratic_family, sample_quadratics
 
@@ -200,3 +202,25 @@ def test_unknown_step_weights_are_refused_with_the_allowed_names():
     with pytest.raises(ValueError, match="step_weights must be one of"):
         meta_train(LSTMOptimizer(hidden_size=4), quadratic_family(batch=2, dim=2), 1, steps=2, unroll=2,
                    step_weights="cubic", progress=False)  # fmt: skip
+
+
+def test_evaluate_many_equals_evaluate_rule_by_rule_and_returns_final_params():
+    from l2l.baselines import SGD, Adam
+
+    problem = sample_quadratics(batch=6, dim=4, generator=3)
+    rules = [SGD(0.01), Adam(0.1), LSTMOptimizer(hidden_size=4, num_layers=1)]
+    curves, params = evaluate_many(rules, problem, 7, final_params=True)
+    for rule, curve, theta in zip(rules, curves, params):
+        expected = evaluate(rule, problem, 7)
+        torch.testing.assert_close(curve, expected)
+        torch.testing.assert_close(problem.loss(theta), expected[-1])
+    assert len(evaluate_many(rules, problem, 2)) == 3  # without final_params: the curves alone
+    with pytest.raises(ValueError, match="at least one update rule"):
+        evaluate_many([], problem, 3)
+
+
+def test_window_score_averages_the_last_steps_and_scores_divergence_as_inf():
+    losses = torch.tensor([[4.0, 4.0], [2.0, 3.0], [1.0, 2.0]])
+    assert window_score(losses) == 1.5
+    assert window_score(losses, last=2) == 2.0
+    assert window_score(torch.tensor([[1.0], [float("nan")]])) == math.inf

@@ -221,3 +221,34 @@ def test_steps_ahead_and_steps_to_reach_on_hand_made_curves():
     assert na.steps_to_reach(baseline, 0.5) is None
     with pytest.raises(ValueError, match="at least one baseline"):
         na.steps_ahead({"LSTM": learned}, "LSTM")
+
+
+def test_stacked_objective_equals_each_copy_on_its_own():
+    problem = _tiny_problem(batch=2, size=8)
+    theta = torch.rand(3, 2, 3 * 8 * 8, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    value, grad = problem.stacked_loss_and_grad(theta)
+    assert value.shape == (3, 2) and grad.shape == theta.shape
+    for copy in range(3):
+        v, g = problem.loss_and_grad(theta[copy], 0)
+        torch.testing.assert_close(value[copy], v.detach())
+        torch.testing.assert_close(grad[copy], g)
+    torch.testing.assert_close(problem.stacked_loss(theta), value)
+    images = problem.as_images(theta[0] * 3 - 1)
+    assert images.shape == (2, 3, 8, 8) and images.min() >= 0 and images.max() <= 1
+
+
+def test_ratio_interval_brackets_the_ratio_of_means():
+    gen = torch.Generator().manual_seed(0)
+    baseline = 1 + torch.rand(40, generator=gen)
+    learned = baseline * (0.9 + 0.02 * torch.randn(40, generator=gen))
+    low, high = na.ratio_interval(learned, baseline)
+    ratio = (learned.mean() / baseline.mean()).item()
+    assert low < ratio < high and 0.85 < low and high < 0.95
+    assert na.ratio_interval(baseline, baseline) == pytest.approx((1.0, 1.0))
+    # more images, a narrower interval
+    narrow = na.ratio_interval(learned.repeat(4), baseline.repeat(4))
+    assert narrow[1] - narrow[0] < high - low
+    with pytest.raises(ValueError, match="denominator"):
+        na.ratio_interval(learned, baseline[:3])
+    result = na.final_ratio({"LSTM": torch.stack([learned, learned]), "Adam": torch.stack([baseline, baseline])}, "LSTM")
+    assert result["ratio_ci95"] == pytest.approx((low, high))

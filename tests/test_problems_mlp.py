@@ -74,3 +74,34 @@ def test_rejects_bad_arguments():
         MLPProblem(X, Y[:5])
     with pytest.raises(ValueError, match="theta must have shape"):
         _problem().loss(torch.zeros(2, 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("hidden, activation", [((20,), "sigmoid"), ((20, 20), "relu"), ((40,), "tanh")])
+def test_stacked_gradients_equal_autograd_copy_by_copy(hidden, activation):
+    images, labels = torch.rand(300, 784, dtype=torch.float64), torch.randint(10, (300,))
+    problem = MLPProblem(images, labels, hidden=hidden, activation=activation, runs=3, generator=1)
+    theta = 0.3 * torch.randn(4, 3, problem.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    value, grad = problem.stacked_loss_and_grad(theta, step=5)
+    assert value.shape == (4, 3) and grad.shape == (4, 3, problem.dim)
+    for copy in range(4):
+        t = theta[copy].clone().requires_grad_()
+        loss = problem.loss(t, 5)
+        (expected,) = torch.autograd.grad(loss.sum(), t)
+        torch.testing.assert_close(value[copy], loss.detach(), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(grad[copy], expected, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(problem.stacked_loss(theta, 5), value)
+    with pytest.raises(ValueError, match="theta"):
+        problem.stacked_loss_and_grad(theta[:, :2], step=0)
+
+
+def test_the_default_stacked_gradient_loops_over_copies():
+    from l2l.problems import sample_quadratics
+
+    problem = sample_quadratics(batch=5, dim=3, generator=0)
+    theta = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(1))
+    value, grad = problem.stacked_loss_and_grad(theta, 0)
+    for copy in range(2):
+        v, g = problem.loss_and_grad(theta[copy], 0)
+        torch.testing.assert_close(value[copy], v.detach())
+        torch.testing.assert_close(grad[copy], g)
+    torch.testing.assert_close(problem.stacked_loss(theta, 0), value)
