@@ -5,7 +5,8 @@ threshold) and takes its seed and thread count from ``l2l.results.notebook_setti
 reads ``$L2L_SEED`` and ``$L2L_THREADS``. This script executes the notebooks as they are, once per
 (seed, thread count), each run in its own kernel with its own results folder, and prints for
 every claim: the threshold, the minimum / median / maximum of the measured value over the runs,
-and in how many runs the claim held. Seed 0 is the published run.
+and in how many runs the claim held, and each notebook's wall time and slowest cell. Seed 0
+is the published run.
 
     python benchmarks/claims.py                                  # every notebook, seeds 0-4, 1 and 2 threads
     python benchmarks/claims.py --notebooks quadratics mnist --seeds 0 1 --threads 2
@@ -33,30 +34,44 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_one(notebook: str, seed: int, threads: int, folder: Path, extra_env: dict[str, str]) -> dict:
     """Execute one notebook in a fresh kernel with the given seed and thread count."""
-    results = folder / f"{notebook}-seed{seed}-threads{threads}"
+    results = folder.resolve() / f"{notebook}-seed{seed}-threads{threads}"
     results.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **extra_env, "L2L_SEED": str(seed), "L2L_THREADS": str(threads),
            "L2L_RESULTS_DIR": str(results), "OMP_NUM_THREADS": str(threads), "TQDM_DISABLE": "1"}
     code = (
-        "import sys, nbformat\n"
+        "import json, sys, time, nbformat\n"
         "from nbclient import NotebookClient\n"
+        "class Timed(NotebookClient):\n"
+        "    times = []\n"
+        "    async def async_execute_cell(self, cell, index, **kw):\n"
+        "        began = time.perf_counter()\n"
+        "        try:\n"
+        "            return await super().async_execute_cell(cell, index, **kw)\n"
+        "        finally:\n"
+        "            self.times.append((index, time.perf_counter() - began))\n"
         "nb = nbformat.read(sys.argv[1], as_version=4)\n"
-        "NotebookClient(nb, timeout=1800, resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
+        "try:\n"
+        "    Timed(nb, timeout=1800, resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
+        "finally:\n"
+        "    open(sys.argv[3], 'w').write(json.dumps(Timed.times))\n"
     )
     began = time.perf_counter()
+    cell_file = results / "cell_seconds.json"
     done = subprocess.run([sys.executable, "-c", code, str(ROOT / "notebooks" / f"{notebook}.ipynb"),
-                           str(ROOT / "notebooks")], env=env, capture_output=True, text=True)
+                           str(ROOT / "notebooks"), str(cell_file)], env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - began
+    cells = json.loads(cell_file.read_text()) if cell_file.exists() else []
+    slowest = max(cells, key=lambda pair: pair[1], default=(None, 0.0))
     record = results / f"{notebook}.json"
     claims = json.loads(record.read_text()).get("claims", []) if record.exists() else []
     error = None
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         error = lines[-1][-300:] if lines else f"exit {done.returncode}"
-    print(f"{notebook} seed {seed} threads {threads}: {seconds:.0f} s, {len(claims)} claims"
-          + (f", ERROR {error}" if error and not claims else ""), flush=True)
+    print(f"{notebook} seed {seed} threads {threads}: {seconds:.0f} s (slowest cell {slowest[0]}: "
+          f"{slowest[1]:.0f} s), {len(claims)} claims" + (f", ERROR {error}" if error else ""), flush=True)
     return {"notebook": notebook, "seed": seed, "threads": threads, "seconds": seconds,
-            "claims": claims, "error": error}
+            "slowest_cell": slowest, "claims": claims, "error": error}
 
 
 def table(runs: list[dict]) -> str:
@@ -81,6 +96,12 @@ def table(runs: list[dict]) -> str:
         if run["error"] and not run["claims"]:
             failure = f"ERROR seed {run['seed']} threads {run['threads']}: {run['error']}"
             rows.append((run["notebook"], failure, "", "", "", "", ""))
+    for notebook in expected:
+        times = [r["seconds"] for r in runs if r["notebook"] == notebook]
+        cells = [r.get("slowest_cell", (None, 0.0))[1] for r in runs if r["notebook"] == notebook]
+        rows.append((notebook, "wall time of the notebook, s / its slowest cell, s", "",
+                     f"{min(times):.0f} / {min(cells):.0f}", f"{statistics.median(times):.0f} / "
+                     f"{statistics.median(cells):.0f}", f"{max(times):.0f} / {max(cells):.0f}", ""))
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = [" | ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [header, *rows]]
     lines.insert(1, "-+-".join("-" * w for w in widths))

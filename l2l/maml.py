@@ -40,7 +40,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.func import functional_call, grad, grad_and_value, vmap
-from torch.fx.experimental.proxy_tensor import make_fx
 from tqdm.auto import tqdm
 
 from l2l import _checks
@@ -479,8 +478,9 @@ def _compiled_step(key, step, example):
     compiler, an unsupported platform, ...)."""
     if key in _COMPILED:
         return _COMPILED[key]
-    try:
+    try:  # private entry points of torch: a release without them trains eagerly
         from torch._inductor import compile as inductor_compile
+        from torch.fx.experimental.proxy_tensor import make_fx
 
         def positional(*args):
             return step(*args)
