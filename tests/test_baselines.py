@@ -87,7 +87,8 @@ def test_tuning_raises_when_every_learning_rate_diverges():
 
 
 def test_batched_tuning_scores_each_rate_as_its_own_run_would():
-    problems = [sample_quadratics(batch=8, dim=5, generator=1), sample_quadratics(batch=4, dim=5, generator=2)]
+    problems = [sample_quadratics(batch=8, dim=5, generator=1),
+                sample_quadratics(batch=4, dim=5, generator=2)]
     lrs = [0.001, 0.01, 0.1, 1.0]
     tuned = tune_baselines(problems, steps=15, lrs=lrs, last=3)
     for name, cls in [("SGD", SGD), ("Adam", Adam), ("NAG", NAG), ("RMSprop", RMSprop)]:

@@ -15,7 +15,8 @@ def test_claims_record_every_value_then_fail_naming_each_failure(tmp_path, monke
     claims.above("count", 3, 7)
     claims.at_most("bound", 1.0, 1)
     claims.exactly("diverged", 1, 0)
-    with pytest.raises(AssertionError, match=r"2 claim\(s\) failed: count: 3 is not > 7; diverged: 1 is not == 0"):
+    failed = r"2 claim\(s\) failed: count: 3 is not > 7; diverged: 1 is not == 0"
+    with pytest.raises(AssertionError, match=failed):
         claims.check()
     saved = json.loads((tmp_path / "demo.json").read_text())["claims"]
     assert [(c["claim"], c["value"], c["relation"], c["threshold"], c["holds"]) for c in saved] == [

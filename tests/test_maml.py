@@ -294,7 +294,8 @@ def paper_net():
     return nn.Sequential(nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 1))
 
 
-@pytest.mark.parametrize("inner_lr, first_order", [([0.01, 0.001], [False, False]), ([0.01, 0.0], [True, False])])
+@pytest.mark.parametrize("inner_lr, first_order",
+                         [([0.01, 0.001], [False, False]), ([0.01, 0.0], [True, False])])
 def test_compiled_step_equals_eager_step(inner_lr, first_order):
     """The sine notebook's two configurations exactly (so the notebook then finds the compiled
     kernels in Inductor's on-disk cache): MAML at two step sizes, then FOMAML and the pretrained

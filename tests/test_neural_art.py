@@ -250,5 +250,6 @@ def test_ratio_interval_brackets_the_ratio_of_means():
     assert narrow[1] - narrow[0] < high - low
     with pytest.raises(ValueError, match="denominator"):
         na.ratio_interval(learned, baseline[:3])
-    result = na.final_ratio({"LSTM": torch.stack([learned, learned]), "Adam": torch.stack([baseline, baseline])}, "LSTM")
+    curves = {"LSTM": torch.stack([learned, learned]), "Adam": torch.stack([baseline, baseline])}
+    result = na.final_ratio(curves, "LSTM")
     assert result["ratio_ci95"] == pytest.approx((low, high))

@@ -80,7 +80,8 @@ def test_rejects_bad_arguments():
 def test_stacked_gradients_equal_autograd_copy_by_copy(hidden, activation):
     images, labels = torch.rand(300, 784, dtype=torch.float64), torch.randint(10, (300,))
     problem = MLPProblem(images, labels, hidden=hidden, activation=activation, runs=3, generator=1)
-    theta = 0.3 * torch.randn(4, 3, problem.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    gen = torch.Generator().manual_seed(2)
+    theta = 0.3 * torch.randn(4, 3, problem.dim, dtype=torch.float64, generator=gen)
     value, grad = problem.stacked_loss_and_grad(theta, step=5)
     assert value.shape == (4, 3) and grad.shape == (4, 3, problem.dim)
     for copy in range(4):
