@@ -299,6 +299,20 @@ class MetaTrainLog:
     best_score: float = math.inf
     seconds: float = 0.0
 
+    def then(self, later: MetaTrainLog) -> MetaTrainLog:
+        """This run's log followed by ``later``'s, a run that continued from this one's weights:
+        its epochs counted on from this run's last, the best of both kept."""
+        shift = len(self.meta_losses)
+        first_best = self.best_score <= later.best_score
+        return MetaTrainLog(
+            meta_losses=self.meta_losses + later.meta_losses,
+            val_epochs=self.val_epochs + [epoch + shift for epoch in later.val_epochs],
+            val_scores=self.val_scores + later.val_scores,
+            best_epoch=self.best_epoch if first_best else later.best_epoch + shift,
+            best_score=min(self.best_score, later.best_score),
+            seconds=self.seconds + later.seconds,
+        )
+
 
 def _detach_state(state: LSTMState) -> LSTMState:
     return tuple((h.detach(), c.detach()) for h, c in state)

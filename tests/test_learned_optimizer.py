@@ -5,6 +5,7 @@ import torch
 
 from l2l.learned_optimizer import (
     LSTMOptimizer,
+    MetaTrainLog,
     evaluate,
     evaluate_many,
     meta_train,
@@ -224,3 +225,14 @@ def test_window_score_averages_the_last_steps_and_scores_divergence_as_inf():
     assert window_score(losses) == 1.5
     assert window_score(losses, last=2) == 2.0
     assert window_score(torch.tensor([[1.0], [float("nan")]])) == math.inf
+
+
+def test_logs_of_two_rounds_join_with_epochs_counted_on():
+    first = MetaTrainLog([3.0, 2.0], [2], [0.5], best_epoch=2, best_score=0.5, seconds=1.0)
+    second = MetaTrainLog([1.5, 1.0, 0.9], [1, 3], [0.6, 0.4], best_epoch=3, best_score=0.4, seconds=2.0)
+    joined = first.then(second)
+    assert joined.meta_losses == [3.0, 2.0, 1.5, 1.0, 0.9]
+    assert joined.val_epochs == [2, 3, 5] and joined.val_scores == [0.5, 0.6, 0.4]
+    assert (joined.best_epoch, joined.best_score, joined.seconds) == (5, 0.4, 3.0)
+    worse = MetaTrainLog([1.0], [1], [0.7], best_epoch=1, best_score=0.7)
+    assert (first.then(worse).best_epoch, first.then(worse).best_score) == (2, 0.5)
