@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ from tqdm.auto import tqdm
 
 from l2l import _checks
 from l2l.problems import Problem
+from l2l.runtime import compile_allowed
 
 LSTMState = tuple[tuple[torch.Tensor, torch.Tensor], ...]
 
@@ -95,7 +95,7 @@ class _Fused:
 
     def __init__(self, fn):
         self.fn = fn
-        self.compiled = torch.compile(fn, dynamic=True) if os.environ.get("L2L_COMPILE", "1") != "0" else None
+        self.compiled = torch.compile(fn, dynamic=True) if compile_allowed() else None
 
     def __call__(self, *args):
         if self.compiled is not None:

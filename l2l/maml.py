@@ -43,6 +43,7 @@ from torch.func import functional_call, grad, grad_and_value, vmap
 from tqdm.auto import tqdm
 
 from l2l import _checks
+from l2l.runtime import compile_allowed
 from l2l.tasks import LinearTasks, TaskBatch
 
 __all__ = [
@@ -526,7 +527,8 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
             a time).
         compile: trace the whole meta-iteration (meta-gradient and Adam update) into one graph
             and compile it with Inductor (about 15-30 s on a 2-core CPU, cached on disk); falls
-            back to eager mode, with a warning, if compilation fails. With one CPU thread
+            back to eager mode, with a warning, if compilation fails; ``L2L_COMPILE=0`` in the
+            environment turns it off. With one CPU thread
             (``torch.set_num_threads(1)``) the small kernels run fastest and do not stall when
             another process holds the second core.
         progress: show a progress bar.
@@ -579,7 +581,7 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
                              dtype=dtype)
         data = [getattr(batch, f).reshape(n, meta_batch, *getattr(batch, f).shape[1:]).unbind(0)
                 for f in ("x_support", "y_support", "x_query", "y_query")]
-        if first == 0 and compile:
+        if first == 0 and compile and compile_allowed():
             tick = time.perf_counter()
             # buffers (if any) are baked into the graph as constants: then the key is the module
             key = (type(model), repr(model), (id(model),) if list(model.buffers()) else (),

@@ -375,3 +375,10 @@ def test_sharpness_is_the_top_hessian_eigenvalue():
     torch.testing.assert_close(sharpness(net, per_task, batch, iterations=200, per_task=True), top)
     with pytest.raises(ValueError, match="per_task"):
         sharpness(net, parameters_of(net), batch, per_task=True)
+
+
+def test_the_compile_switch_turns_the_maml_step_eager(monkeypatch):
+    monkeypatch.setenv("L2L_COMPILE", "0")
+    kw = dict(iterations=2, generator=1, progress=False, meta_batch=3, k_support=5)
+    result = train_maml(tiny_net(torch.float64, hidden=4), SineTasks(), compile=True, **kw)
+    assert not result.compiled and result.compile_seconds == 0.0
