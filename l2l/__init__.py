@@ -3,7 +3,18 @@
 The public API is re-exported here and documented on the book's API page.
 """
 
-from l2l import baselines, maml, mnist, neural_art, reptile, tasks, taylor
+from l2l import (
+    baselines,
+    maml,
+    maml_rl,
+    mnist,
+    navigation,
+    neural_art,
+    policy_gradient,
+    reptile,
+    tasks,
+    taylor,
+)
 from l2l.baselines import lr_grid, tune_baselines, tune_learning_rate
 from l2l.data import load_mnist, mnist_splits
 from l2l.learned_optimizer import (
@@ -31,7 +42,9 @@ from l2l.maml import (
     train_maml,
     tune_step_size,
 )
+from l2l.maml_rl import MAMLRLResult, adaptation_returns, train_maml_rl
 from l2l.mnist import CONDITIONS, Condition, ConditionResult, run_condition
+from l2l.navigation import PointNavigationEnv, Trajectories, rollout
 from l2l.neural_art import RandomFeatures, StyleTransferProblem, gram_matrix, total_variation
 from l2l.no_free_lunch import (
     Descent,
@@ -46,6 +59,7 @@ from l2l.no_free_lunch import (
 )
 from l2l.optim import LearnedOptimizer, load_pretrained, pretrained_record
 from l2l.plotting import loss_curves, use_style
+from l2l.policy_gradient import init_policy, trpo_step
 from l2l.problems import (
     MLPProblem,
     Problem,
