@@ -112,8 +112,8 @@ def sample_meta_batch(params: Params, goals: torch.Tensor, *, trajectories: int,
 def meta_objective(params: Params, batch: MetaBatch, lr: float, *, first_order: bool = False):
     """TRPO's surrogate and constraint at θ = ``params`` (shared), both means over tasks:
 
-    L(θ) = −mean_i mean_t [π_{θ'_i(θ)}(a_t|s_t) / π_{θ'_i(θ_old)}(a_t|s_t)] Â'_t,
-    KL(θ) = mean_i mean_t KL(π_{θ'_i(θ_old)}(·|s_t) ‖ π_{θ'_i(θ)}(·|s_t)),  on the post-update episodes.
+    L(θ) = −mean_i mean_t [π_{θ'_i(θ)}(a_t ∣ s_t) / π_{θ'_i(θ_old)}(a_t ∣ s_t)] Â'_t,
+    KL(θ) = mean_i mean_t KL(π_{θ'_i(θ_old)}(· ∣ s_t) ‖ π_{θ'_i(θ)}(· ∣ s_t)),  on the post-update episodes.
     """
     theta = pg.per_task(params, batch.pre.goals.shape[0])
     adapted = inner_step(theta, batch.pre, batch.pre_adv, lr, create_graph=not first_order)

@@ -99,6 +99,11 @@ class PointNavigationEnv(gymnasium.Env):
         return check_goals(np.asarray(goal, dtype=np.float64))[0].numpy()
 
     def reset(self, *, seed=None, options=None):
+        """Start an episode at the origin; returns ``(position, {"goal": goal})``.
+
+        ``seed`` seeds the goal sampler; ``options={"goal": (x, y)}`` sets the goal, which stays
+        for later episodes until another is given.
+        """
         super().reset(seed=seed)
         goal = (options or {}).get("goal")
         if goal is not None:
@@ -110,6 +115,9 @@ class PointNavigationEnv(gymnasium.Env):
         return self._position.astype(np.float32), {"goal": self.goal.copy()}
 
     def step(self, action):
+        """Move by ``action`` clipped to ±0.1; returns ``(position, −distance to the goal,
+        terminated, truncated, info)``. ``terminated``: within 0.01 of the goal in both
+        coordinates; ``truncated``: the horizon is reached first."""
         action = np.asarray(action, dtype=np.float64)
         if action.shape != (2,):
             raise ValueError(f"action must have shape (2,), got {action.shape}")

@@ -5,7 +5,7 @@
 * discounted returns-to-go, the linear feature baseline of rllab (Duan et al. 2016) and the
   advantages they give;
 * the REINFORCE (vanilla policy gradient) surrogate, whose gradient is the policy-gradient
-  estimate  ĝ = −(1/|valid|) Σ_t ∇ log π(a_t|s_t) Â_t  (Williams 1992);
+  estimate  ĝ = −(1/N) Σ_t ∇ log π(a_t ∣ s_t) Â_t  over the N valid steps (Williams 1992);
 * the TRPO step (Schulman et al. 2015): conjugate gradient on Hessian-vector products of the
   mean KL divergence, a step scaled to the trust region, and a backtracking line search.
 
@@ -72,7 +72,7 @@ def policy_mean(params: Params, observations: torch.Tensor) -> torch.Tensor:
 
 
 def log_prob(params: Params, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """log π(a|s) of a diagonal Gaussian:  −½ Σ_j ((a_j − μ_j)/σ_j)² − Σ_j log σ_j − (d/2) log 2π.
+    """log π(a ∣ s) of a diagonal Gaussian:  −½ Σ_j ((a_j − μ_j)/σ_j)² − Σ_j log σ_j − (d/2) log 2π.
 
     ``observations`` and ``actions`` have shape ``(tasks, *batch, dim)``; returns ``(tasks, *batch)``.
     """
@@ -92,7 +92,7 @@ def sample_actions(params: Params, observations: torch.Tensor,
 
 
 def gaussian_kl(old: Params, new: Params, observations: torch.Tensor) -> torch.Tensor:
-    """KL(π_old(·|s) ‖ π_new(·|s)) for every state, diagonal Gaussians:
+    """KL(π_old(· ∣ s) ‖ π_new(· ∣ s)) for every state, diagonal Gaussians:
     Σ_j [log(σ'_j/σ_j) + (σ_j² + (μ_j − μ'_j)²)/(2σ'_j²) − ½]."""
     tasks, *batch, dim = observations.shape
     flat = observations.reshape(tasks, -1, dim)
@@ -160,8 +160,8 @@ def advantages(rewards: torch.Tensor, observations: torch.Tensor, mask: torch.Te
 
 
 def reinforce_loss(log_probs: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The vanilla policy-gradient surrogate per task, −(1/|valid|) Σ_t log π(a_t|s_t) Â_t; its
-    gradient is minus the REINFORCE estimate of ∇ E[return]. Shape ``(tasks,)``."""
+    """The vanilla policy-gradient surrogate per task, −(1/N) Σ_t log π(a_t ∣ s_t) Â_t over the N
+    valid steps; its gradient is minus the REINFORCE estimate of ∇ E[return]. Shape ``(tasks,)``."""
     return -masked_mean(log_probs * adv.detach(), mask)
 
 
