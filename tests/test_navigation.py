@@ -67,6 +67,7 @@ def test_rollout_masks_every_step_after_reaching_the_goal():
     goals = torch.tensor([[0.1, 0.0]])
     episodes = nav.rollout(lambda p, g: torch.tensor([[[1.0, 0.0]]]).expand_as(p), goals, 1, horizon=5)
     assert episodes.mask[0, 0].tolist() == [1, 0, 0, 0, 0]
+    assert torch.allclose(episodes.observations[0, 0, 1:], torch.tensor([0.1, 0.0]))   # it stays there
     assert episodes.rewards[0, 0].tolist() == pytest.approx([0.0, 0, 0, 0, 0], abs=1e-7)
     assert episodes.average_return().shape == (1,)
 
