@@ -17,6 +17,24 @@ def positive_int(name: str, value) -> int:
     return int(value)
 
 
+def nonneg_float(name: str, value) -> float:
+    """``value`` as a finite float >= 0, else ``ValueError``/``TypeError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number >= 0, got {value!r} ({type(value).__name__})")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return float(value)
+
+
+def nonneg_int(name: str, value) -> int:
+    """``value`` as an int >= 0, else ``ValueError``/``TypeError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer >= 0, got {value!r} ({type(value).__name__})")
+    if value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value}")
+    return value
+
+
 def positive_float(name: str, value) -> float:
     """``value`` as a finite float > 0, else ``ValueError``/``TypeError`` naming it."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

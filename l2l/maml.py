@@ -96,22 +96,6 @@ def _check_params(model: nn.Module, params) -> None:
         )
 
 
-def _nonneg_float(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number >= 0, got {value!r} ({type(value).__name__})")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return float(value)
-
-
-def _nonneg_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer >= 0, got {value!r} ({type(value).__name__})")
-    if value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value}")
-    return value
-
-
 def task_loss(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor,
               loss_fn: LossFn = mse) -> torch.Tensor:
     """``loss_fn(model(x; params), y)``: the loss of one task's points under ``params``."""
@@ -149,8 +133,8 @@ def adapt(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, *,
         loss_fn: ``loss_fn(prediction, target)`` → scalar; mean squared error by default.
     """
     _check_params(model, params)
-    lr = _nonneg_float("lr", lr)
-    steps = _nonneg_int("steps", steps)
+    lr = _checks.nonneg_float("lr", lr)
+    steps = _checks.nonneg_int("steps", steps)
     return _inner(model, params, x, y, lr, steps, loss_fn, first_order)
 
 
@@ -159,8 +143,8 @@ def adapt_tasks(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tens
     """:func:`adapt` for a batch of tasks at once (``vmap``): ``x``, ``y`` of shape
     ``(n_tasks, K, ...)``; returns parameters with the tasks in front, ``(n_tasks, *shape)``."""
     _check_params(model, params)
-    lr = _nonneg_float("lr", lr)
-    steps = _nonneg_int("steps", steps)
+    lr = _checks.nonneg_float("lr", lr)
+    steps = _checks.nonneg_int("steps", steps)
 
     return vmap(lambda x_i, y_i: _inner(model, params, x_i, y_i, lr, steps, loss_fn, first_order))(x, y)
 
@@ -176,8 +160,8 @@ def adaptation_losses(model: nn.Module, params: Params, batch: TaskBatch, *, lr:
     if not isinstance(batch, TaskBatch):
         raise TypeError(f"batch must be a TaskBatch, got {type(batch).__name__}")
     _check_params(model, params)
-    lr = _nonneg_float("lr", lr)
-    steps = _nonneg_int("steps", steps)
+    lr = _checks.nonneg_float("lr", lr)
+    steps = _checks.nonneg_int("steps", steps)
     params = {name: p.detach() for name, p in params.items()}
 
     def curve(xs, ys, xq, yq):
@@ -348,8 +332,8 @@ def maml_loss(model: nn.Module, params: Params, batch: TaskBatch, *, inner_lr: f
     if not isinstance(batch, TaskBatch):
         raise TypeError(f"batch must be a TaskBatch, got {type(batch).__name__}")
     _check_params(model, params)
-    inner_lr = _nonneg_float("inner_lr", inner_lr)
-    inner_steps = _nonneg_int("inner_steps", inner_steps)
+    inner_lr = _checks.nonneg_float("inner_lr", inner_lr)
+    inner_steps = _checks.nonneg_int("inner_steps", inner_steps)
 
     def one(xs, ys, xq, yq):
         fast = _inner(model, params, xs, ys, inner_lr, inner_steps, loss_fn, first_order)
@@ -536,11 +520,11 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
     Raises ``FloatingPointError`` naming the iteration if a meta-loss stops being finite.
     """
     iterations = _checks.positive_int("iterations", iterations)
-    inner_steps = _nonneg_int("inner_steps", inner_steps)
+    inner_steps = _checks.nonneg_int("inner_steps", inner_steps)
     meta_batch = _checks.positive_int("meta_batch", meta_batch)
     chunk = min(_checks.positive_int("chunk", chunk), iterations)
     n_runs = max(len(v) if isinstance(v, (list, tuple)) else 1 for v in (inner_lr, first_order))
-    alphas = _broadcast("inner_lr", inner_lr, n_runs, _nonneg_float)
+    alphas = _broadcast("inner_lr", inner_lr, n_runs, _checks.nonneg_float)
     fos = _broadcast("first_order", first_order, n_runs, _as_bool)
     if callable(meta_lr):
         lr_at = meta_lr
@@ -634,8 +618,8 @@ def linear_maml_optimum(tasks: LinearTasks, *, inner_lr: float, inner_steps: int
     """
     if not isinstance(tasks, LinearTasks):
         raise TypeError(f"tasks must be a LinearTasks, got {type(tasks).__name__}")
-    inner_lr = _nonneg_float("inner_lr", inner_lr)
-    inner_steps = _nonneg_int("inner_steps", inner_steps)
+    inner_lr = _checks.nonneg_float("inner_lr", inner_lr)
+    inner_steps = _checks.nonneg_int("inner_steps", inner_steps)
     batch = tasks.sample(n_draws, k_support, 1, generator=generator, dtype=torch.float64)
     phi = torch.cat([batch.x_support, torch.ones_like(batch.x_support)], dim=2)  # (n, K, 2)
     hessian = 2 * phi.transpose(1, 2) @ phi / phi.shape[1]

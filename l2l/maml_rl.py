@@ -25,23 +25,11 @@ from dataclasses import dataclass, field
 
 import torch
 
+from l2l import _checks
 from l2l import navigation as nav
 from l2l import policy_gradient as pg
 
 Params = pg.Params
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _nonneg_float(name: str, value) -> float:
-    value = float(value)
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return value
 
 
 def policy_actor(params: Params):
@@ -73,6 +61,22 @@ def inner_step(params: Params, episodes: nav.Trajectories, adv: torch.Tensor, lr
         loss = pg.reinforce_loss(logp, adv, episodes.mask).sum()
         grads = torch.autograd.grad(loss, list(leaves.values()), create_graph=create_graph)
     return {n: p - lr * g for (n, p), g in zip(leaves.items(), grads)}
+
+
+def adapt_on(params: Params, episodes: nav.Trajectories, lr: float, discount: float = 0.99) -> Params:
+    """Test-time adaptation: one policy-gradient step per task on ``episodes`` (advantages from
+    their linear baseline), as constants cut from the graph."""
+    adv = pg.advantages(episodes.rewards, episodes.observations, episodes.mask, discount=discount)
+    return pg.detached(inner_step(params, episodes, adv, lr, create_graph=False))
+
+
+def mean_path(params: Params, goals: torch.Tensor) -> torch.Tensor:
+    """Positions visited by the noise-free policy (its mean action) from the origin, including the
+    last one; ``params`` per task, shape ``(tasks, horizon + 1, 2)``."""
+    episodes = nav.rollout(lambda positions, generator: pg.policy_mean(params, positions), goals, 1)
+    last_move = nav.to_env_action(episodes.actions[:, 0, -1]) * episodes.mask[:, 0, -1:]
+    final = episodes.observations[:, 0, -1] + last_move
+    return torch.cat([episodes.observations[:, 0], final.unsqueeze(1)], dim=1)
 
 
 @dataclass
@@ -153,13 +157,12 @@ def train_maml_rl(iterations: int, *, meta_batch: int = 20, trajectories: int = 
     search's surrogate and KL bound, use every task. Raises FloatingPointError if a return or the
     surrogate stops being finite.
     """
-    _positive_int("iterations", iterations)
-    _positive_int("meta_batch", meta_batch)
-    _positive_int("trajectories", trajectories)
-    _positive_int("curvature_tasks", curvature_tasks)
-    inner_lr = _nonneg_float("inner_lr", inner_lr)
-    if isinstance(generator, int):
-        generator = torch.Generator().manual_seed(generator)
+    _checks.positive_int("iterations", iterations)
+    _checks.positive_int("meta_batch", meta_batch)
+    _checks.positive_int("trajectories", trajectories)
+    _checks.positive_int("curvature_tasks", curvature_tasks)
+    inner_lr = _checks.nonneg_float("inner_lr", inner_lr)
+    generator = _checks.generator(generator)
     params = pg.init_policy(generator=generator) if params is None else dict(params)
     result = MAMLRLResult(params)
     began = time.perf_counter()
@@ -195,19 +198,16 @@ def adaptation_returns(params: Params, goals: torch.Tensor, *, steps: int = 3, t
     """Average return on each goal after 0, 1, …, ``steps`` policy-gradient steps from
     ``params``, each step on ``trajectories`` fresh episodes (the paper's Figure 5 protocol).
     Shape ``(steps + 1, tasks)``."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    _checks.nonneg_int("steps", steps)
     goals = nav.check_goals(goals)
-    if isinstance(generator, int):
-        generator = torch.Generator().manual_seed(generator)
+    generator = _checks.generator(generator)
     theta = pg.per_task(pg.detached(params), goals.shape[0])
     curve = []
     for k in range(steps + 1):
         episodes = sample(theta, goals, trajectories, generator)
         curve.append(episodes.average_return())
         if k < steps:
-            adv = pg.advantages(episodes.rewards, episodes.observations, episodes.mask, discount=discount)
-            theta = pg.detached(inner_step(theta, episodes, adv, lr, create_graph=False))
+            theta = adapt_on(theta, episodes, lr, discount)
     return torch.stack(curve)
 
 

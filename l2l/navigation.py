@@ -25,6 +25,8 @@ import gymnasium
 import numpy as np
 import torch
 
+from l2l import _checks
+
 GOAL_LOW, GOAL_HIGH = -0.5, 0.5
 MAX_ACTION = 0.1
 HORIZON = 100
@@ -49,15 +51,12 @@ def check_goals(goals) -> torch.Tensor:
 
 
 def check_horizon(horizon) -> int:
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-        raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
-    return horizon
+    return _checks.positive_int("horizon", horizon)
 
 
 def sample_goals(tasks: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """``tasks`` goals drawn uniformly from the square [−0.5, 0.5]², shape ``(tasks, 2)``."""
-    if isinstance(tasks, bool) or not isinstance(tasks, int) or tasks < 1:
-        raise ValueError(f"tasks must be a positive integer, got {tasks!r}")
+    _checks.positive_int("tasks", tasks)
     return GOAL_LOW + (GOAL_HIGH - GOAL_LOW) * torch.rand(tasks, 2, generator=generator)
 
 
@@ -171,8 +170,7 @@ def rollout(act, goals, trajectories: int, *, horizon: int = HORIZON,
     """
     goals = check_goals(goals)
     horizon = check_horizon(horizon)
-    if isinstance(trajectories, bool) or not isinstance(trajectories, int) or trajectories < 1:
-        raise ValueError(f"trajectories must be a positive integer, got {trajectories!r}")
+    _checks.positive_int("trajectories", trajectories)
     tasks = goals.shape[0]
     position = goals.new_zeros(tasks, trajectories, 2)
     alive = goals.new_ones(tasks, trajectories)

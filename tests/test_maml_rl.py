@@ -106,6 +106,22 @@ def test_adaptation_returns_shape_and_that_steps_change_the_policy():
     assert torch.equal(curve[0], frozen[0]) and not torch.equal(curve[1:], frozen[1:])
 
 
+def test_adapt_on_is_the_inner_step_on_the_episodes_advantages():
+    params, batch = tiny_batch()
+    adapted = maml_rl.adapt_on(pg.per_task(params, 3), batch.pre, 0.5)
+    assert all(torch.equal(adapted[n], batch.adapted_old[n]) for n in params)
+    assert not any(p.requires_grad for p in adapted.values())
+
+
+def test_mean_path_follows_the_mean_action_from_the_origin():
+    params = {n: torch.zeros_like(p) for n, p in pg.init_policy(2, 2, (3,)).items()}
+    params["b1"] = torch.tensor([2.0, 0.5])                    # mean action (2, 0.5): moves (0.1, 0.05)
+    path = maml_rl.mean_path(pg.per_task(params, 1), torch.tensor([[0.5, 0.25]]))
+    assert path.shape == (1, 101, 2) and path[0, 0].tolist() == [0, 0]
+    assert path[0, 3].tolist() == pytest.approx([0.3, 0.15])
+    assert path[0, -1].tolist() == pytest.approx([0.5, 0.25], abs=1e-5)   # reached at step 5, stays
+
+
 def test_mean_ci95():
     mean, half = maml_rl.mean_ci95(torch.tensor([[1.0, 2.0, 3.0, 4.0]]))
     assert mean.item() == 2.5 and half.item() == pytest.approx(1.96 * 1.2909944 / 2)
@@ -118,7 +134,7 @@ def test_mean_ci95():
     ({"iterations": 1, "inner_lr": -0.1}, "inner_lr must be a finite number >= 0"),
 ])
 def test_bad_training_settings_are_refused(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         maml_rl.train_maml_rl(**kwargs)
 
 
