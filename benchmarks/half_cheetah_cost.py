@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from l2l import maml_rl
-from l2l import navigation as nav
 from l2l import policy_gradient as pg
+from l2l.tasks import navigation as nav
 
 
 def simulator_steps_per_second(steps: int = 5000) -> float:

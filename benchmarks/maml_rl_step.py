@@ -15,8 +15,8 @@ import time
 import torch
 
 from l2l import maml_rl
-from l2l import navigation as nav
 from l2l import policy_gradient as pg
+from l2l.tasks import navigation as nav
 
 
 def seconds(fn, repeats: int = 3) -> float:

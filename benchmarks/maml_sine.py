@@ -27,7 +27,7 @@ from torch import nn
 from torch.func import functional_call
 
 from l2l.maml import mse, train_maml
-from l2l.tasks import SineTasks
+from l2l.tasks.regression import SineTasks
 
 
 def paper_net() -> nn.Module:

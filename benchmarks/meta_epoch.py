@@ -45,8 +45,8 @@ import time
 import torch
 
 import l2l.learned_optimizer as lo
-from l2l.data import mnist_splits
-from l2l.problems import MLPProblem, Problem, mlp_family
+from l2l.data.mnist import mnist_splits
+from l2l.tasks.problems import MLPProblem, Problem, mlp_family
 
 
 class _AutogradMLP(MLPProblem):

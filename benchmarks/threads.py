@@ -17,7 +17,7 @@ import time
 import torch
 
 from l2l.baselines import Adam
-from l2l.problems import MLPProblem
+from l2l.tasks.problems import MLPProblem
 
 
 def per_call(fn, repeats: int = 50) -> float:

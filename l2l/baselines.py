@@ -17,7 +17,7 @@ import torch
 
 from l2l import _checks
 from l2l.learned_optimizer import evaluate_many, window_score
-from l2l.problems import Problem
+from l2l.tasks.problems import Problem
 
 
 class SGD:

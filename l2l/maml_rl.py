@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import torch
 
 from l2l import _checks
-from l2l import navigation as nav
 from l2l import policy_gradient as pg
+from l2l.tasks import navigation as nav
 
 Params = pg.Params
 

@@ -30,7 +30,7 @@ from torch.func import grad, vmap
 from tqdm.auto import tqdm
 
 from l2l import _checks
-from l2l.tasks import TaskBatch
+from l2l.tasks.regression import TaskBatch
 
 __all__ = [
     "inner_sgd",

@@ -5,7 +5,7 @@ import torch
 
 from l2l.baselines import NAG, SGD, Adam, RMSprop, lr_grid, tune_baselines, tune_learning_rate
 from l2l.learned_optimizer import evaluate
-from l2l.problems import sample_quadratics
+from l2l.tasks.problems import sample_quadratics
 
 
 def test_nag_matches_a_hand_computed_update_on_a_1d_quadratic():

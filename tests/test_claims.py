@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from l2l.results import Claims, glue, notebook_settings
+from l2l.report.results import Claims, glue, notebook_settings
 
 
 def test_claims_record_every_value_then_fail_naming_each_failure(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from l2l import data
+from l2l.data import mnist as data
 
 rng = np.random.default_rng(0)
 IMAGES = {"train": rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),

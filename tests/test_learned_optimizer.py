@@ -13,7 +13,7 @@ from l2l.learned_optimizer import (
     validation_score,
     window_score,
 )
-from l2l.problems import Problem, quadratic_family, sample_quadratics
+from l2l.tasks.problems import Problem, quadratic_family, sample_quadratics
 
 
 def test_preprocessing_large_branch_is_log_and_sign():
@@ -173,7 +173,8 @@ def test_quadratics_are_reproducible_from_a_seed_and_shape_checked():
 
 
 def test_step_weights_scale_each_steps_term_of_the_meta_loss():
-    from l2l.learned_optimizer import STEP_WEIGHTS, _unroll
+    from l2l.learned_optimizer import STEP_WEIGHTS
+    from l2l.learned_optimizer.meta_train import _unroll
 
     torch.manual_seed(0)
     net, problem = LSTMOptimizer(hidden_size=4), sample_quadratics(batch=3, dim=2, generator=0)

@@ -3,17 +3,16 @@
 import torch
 from torch import nn
 
-from l2l.learned_optimizer import (
-    LSTMOptimizer,
+from l2l.learned_optimizer import LSTMOptimizer, meta_train
+from l2l.learned_optimizer.lstm_cell import (
     _fused_gates,
     _fused_gates_backward,
     _gates,
     _gates_backward,
     _LSTMCellFunction,
-    lstm_cell,
-    meta_train,
 )
-from l2l.problems import quadratic_family, sample_quadratics
+from l2l.learned_optimizer.network import lstm_cell
+from l2l.tasks.problems import quadratic_family, sample_quadratics
 
 
 def test_fused_cell_matches_nn_lstmcell_in_values_and_gradients():

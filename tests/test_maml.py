@@ -25,7 +25,7 @@ from l2l.maml import (
     train_maml,
     tune_step_size,
 )
-from l2l.tasks import LinearTasks, SineTasks, TaskBatch
+from l2l.tasks.regression import LinearTasks, SineTasks, TaskBatch
 
 
 def tiny_net(dtype=torch.float64, hidden=5, seed=0):
@@ -319,7 +319,7 @@ def test_a_torch_without_the_private_compiler_entry_points_trains_eagerly(monkey
     import sys
 
     monkeypatch.setitem(sys.modules, "torch.fx.experimental.proxy_tensor", None)  # import fails
-    monkeypatch.setattr("l2l.maml._COMPILED", {})
+    monkeypatch.setattr("l2l.maml.fused._COMPILED", {})
     kw = dict(iterations=2, generator=1, progress=False, meta_batch=3, k_support=5)
     with pytest.warns(UserWarning, match="could not compile the MAML step"):
         fallback = train_maml(tiny_net(torch.float64, hidden=4), SineTasks(), compile=True, **kw)

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from l2l import maml_rl
-from l2l import navigation as nav
 from l2l import policy_gradient as pg
+from l2l.tasks import navigation as nav
 
 
 @pytest.fixture(autouse=True)

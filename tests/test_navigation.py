@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from l2l import navigation as nav
+from l2l.tasks import navigation as nav
 
 
 def test_reward_is_minus_the_distance_after_the_clipped_move():

@@ -1,48 +1,51 @@
 import pytest
 import torch
 
-from l2l import neural_art as na
+from l2l import checkpoints
+from l2l.data import photos
+from l2l.experiments import neural_art as na
 from l2l.learned_optimizer import meta_train
+from l2l.tasks import style_transfer as st
 
 
 def test_gram_matrix_matches_hand_computed_values():
     # one image, two channels, two positions: F = [[1, 2], [3, 4]], G = F Fᵀ / 2
     features = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
     expected = torch.tensor([[[5.0, 11.0], [11.0, 25.0]]]) / 2
-    torch.testing.assert_close(na.gram_matrix(features), expected)
+    torch.testing.assert_close(st.gram_matrix(features), expected)
 
 
 def test_gram_matrix_is_per_position_average_so_size_does_not_matter():
     features = torch.rand(2, 3, 4, 5)
     tiled = features.repeat(1, 1, 2, 3)  # the same statistics over six times the area
-    torch.testing.assert_close(na.gram_matrix(tiled), na.gram_matrix(features))
+    torch.testing.assert_close(st.gram_matrix(tiled), st.gram_matrix(features))
 
 
 def test_total_variation_matches_hand_computed_value():
     image = torch.tensor([[[[0.0, 1.0], [3.0, 5.0]]]])
     # vertical differences 3, 4 -> mean square 12.5; horizontal 1, 2 -> 2.5; TV = (12.5 + 2.5) / 2
-    torch.testing.assert_close(na.total_variation(image), torch.tensor([7.5]))
-    assert na.total_variation(torch.full((2, 3, 4, 4), 0.3)).abs().max() == 0
+    torch.testing.assert_close(st.total_variation(image), torch.tensor([7.5]))
+    assert st.total_variation(torch.full((2, 3, 4, 4), 0.3)).abs().max() == 0
 
 
 def test_shape_checks_name_the_bad_argument():
     with pytest.raises(ValueError, match="features must have shape"):
-        na.gram_matrix(torch.ones(2, 3))
+        st.gram_matrix(torch.ones(2, 3))
     with pytest.raises(TypeError, match="images must be a torch.Tensor"):
-        na.total_variation([[0.0]])
+        st.total_variation([[0.0]])
     with pytest.raises(ValueError, match="unknown split 'dev'"):
-        na.content_images("dev")
+        photos.content_images("dev")
     with pytest.raises(ValueError, match="unknown style 'astronaut'"):
-        na.style_image("astronaut")
+        photos.style_image("astronaut")
 
 
 def _tiny_problem(dtype=torch.float64, batch=2, size=8):
     gen = torch.Generator().manual_seed(3)
-    features = na.RandomFeatures((4, 6, 6), seed=1).to(dtype)
+    features = st.RandomFeatures((4, 6, 6), seed=1).to(dtype)
     content = torch.rand(batch, 3, size, size, generator=gen, dtype=dtype)
     style = torch.rand(3, size, size, generator=gen, dtype=dtype)
     theta0 = torch.rand(batch, 3 * size * size, generator=gen, dtype=dtype)
-    return na.StyleTransferProblem(content, style, features, theta0, na.ArtWeights(1.0, 10.0, 0.5))
+    return st.StyleTransferProblem(content, style, features, theta0, st.ArtWeights(1.0, 10.0, 0.5))
 
 
 def test_objective_gradient_matches_finite_differences():
@@ -75,39 +78,39 @@ def test_feature_network_is_fixed_and_seeded():
     loss.sum().backward()
     assert all(p.grad is None for p in problem.features.parameters())
     assert all(torch.equal(a, b) for a, b in zip(before, problem.features.parameters()))
-    same, other = na.RandomFeatures((4, 6, 6), seed=1), na.RandomFeatures((4, 6, 6), seed=2)
+    same, other = st.RandomFeatures((4, 6, 6), seed=1), st.RandomFeatures((4, 6, 6), seed=2)
     assert all(torch.equal(a, b.float()) for a, b in zip(same.parameters(), problem.features.parameters()))
     assert not torch.equal(same.convs[0].weight, other.convs[0].weight)
 
 
 def test_feature_maps_are_multi_scale():
-    maps = na.RandomFeatures((4, 6, 8))(torch.rand(1, 3, 16, 16))
+    maps = st.RandomFeatures((4, 6, 8))(torch.rand(1, 3, 16, 16))
     assert [tuple(m.shape[1:]) for m in maps] == [(4, 16, 16), (6, 8, 8), (8, 4, 4)]
 
 
 def test_problem_rejects_theta0_of_the_wrong_shape():
-    features = na.RandomFeatures((4,))
+    features = st.RandomFeatures((4,))
     with pytest.raises(ValueError, match="theta0 must have shape"):
-        na.StyleTransferProblem(torch.rand(2, 3, 4, 4), torch.rand(3, 4, 4), features, torch.rand(2, 47))
+        st.StyleTransferProblem(torch.rand(2, 3, 4, 4), torch.rand(3, 4, 4), features, torch.rand(2, 47))
 
 
 def test_crops_tile_the_image():
     image = torch.arange(3 * 4 * 6, dtype=torch.float32).reshape(3, 4, 6)
-    out = na.crops(image, 2, 2)
+    out = photos.crops(image, 2, 2)
     assert out.shape == (6, 3, 2, 2)
     torch.testing.assert_close(out[4], image[:, 2:4, 2:4])
     with pytest.raises(ValueError, match="size=5 exceeds"):
-        na.crops(image, 5)
+        photos.crops(image, 5)
 
 
 def test_photographs_and_splits():
-    camera = na.load_photo("camera", downscale=4)
+    camera = photos.load_photo("camera", downscale=4)
     assert camera.shape == (3, 128, 128) and 0 <= camera.min() and camera.max() <= 1
     torch.testing.assert_close(camera[0], camera[2])  # grey-level photograph, repeated
-    splits = [set(v) for v in na.CONTENT_SPLITS.values()]
+    splits = [set(v) for v in photos.CONTENT_SPLITS.values()]
     assert sum(map(len, splits)) == len(set().union(*splits))  # no photograph in two splits
-    assert not set(na.STYLES) & set().union(*splits)
-    assert na.style_image("ihc", 32).shape == (3, 32, 32)
+    assert not set(photos.STYLES) & set().union(*splits)
+    assert photos.style_image("ihc", 32).shape == (3, 32, 32)
 
 
 def test_short_training_writes_weights_that_load_safely(tmp_path):
@@ -115,25 +118,26 @@ def test_short_training_writes_weights_that_load_safely(tmp_path):
               "train_steps": None}
     net, info = na.train_neural_art(2, config=config, checkpoint=tmp_path / "opt.pt", progress=False)
     assert info["epochs"] == [1, 2] and len(info["val_scores"]) == 2
-    loaded, saved = na.load_optimizer(tmp_path / "opt.pt")
+    loaded, saved = checkpoints.load_optimizer(tmp_path / "opt.pt")
     assert saved["best_epoch"] == info["best_epoch"] and saved["config"]["size"] == 16
     for a, b in zip(net.state_dict().values(), loaded.state_dict().values()):
         torch.testing.assert_close(a, b)
-    with pytest.raises(FileNotFoundError, match="python -m l2l.train neural_art"):
-        na.load_optimizer(tmp_path / "missing.pt")
+    with pytest.raises(FileNotFoundError, match="python -m l2l.experiments.train neural_art"):
+        checkpoints.load_optimizer(tmp_path / "missing.pt")
 
 
 def test_shipped_optimizers_load_and_their_records_repeat_with_the_command_line():
-    from l2l.train import SHIPPED_ART_EPOCHS
+    from l2l.experiments.train import SHIPPED_ART_EPOCHS
 
-    net, info = na.load_optimizer()
+    net, info = checkpoints.load_optimizer()
     assert {k: info["config"][k] for k in na.TRAIN_CONFIG} == na.TRAIN_CONFIG
-    assert info["command"] == f"python -m l2l.train neural_art --epochs {SHIPPED_ART_EPOCHS} --seed 0"
+    command = f"python -m l2l.experiments.train neural_art --epochs {SHIPPED_ART_EPOCHS} --seed 0"
+    assert info["command"] == command
     assert info["best_epoch"] == SHIPPED_ART_EPOCHS and net.output_scale == na.TRAIN_CONFIG["output_scale"]
-    short, short_info = na.load_optimizer(na.pretrained_path("neural_art_lstm_h128"))
+    short, short_info = checkpoints.load_optimizer(checkpoints.pretrained_path("neural_art_lstm_h128"))
     assert short_info["config"]["steps"] == 128 and short_info["config"].get("train_steps") is None
     assert "--train-steps 128" in short_info["command"]
-    assert na.pretrained_path("neural_art_lstm_h128").with_suffix(".json").is_file()
+    assert checkpoints.pretrained_path("neural_art_lstm_h128").with_suffix(".json").is_file()
 
 
 def test_final_ratio_picks_the_best_baseline_and_counts_divergence_as_infinite():
@@ -156,7 +160,7 @@ def test_last_images_are_the_final_iterate():
 
     tiny = _tiny_problem(dtype=torch.float32, batch=1, size=6)
     theta0 = 0.25 + 0.5 * tiny.theta0  # inside (0, 1), so that clipping for display changes nothing
-    problem = na.StyleTransferProblem(tiny.content, tiny.style, tiny.features, theta0, tiny.weights)
+    problem = st.StyleTransferProblem(tiny.content, tiny.style, tiny.features, theta0, tiny.weights)
     with pytest.raises(RuntimeError, match="not been evaluated"):
         problem.last_images()
     losses = evaluate(Adam(0.01), problem, 3)
@@ -167,7 +171,7 @@ def test_last_images_are_the_final_iterate():
 
 
 def test_baseline_tuning_extends_a_grid_whose_best_rate_is_at_its_edge():
-    from l2l.problems import sample_quadratics
+    from l2l.tasks.problems import sample_quadratics
 
     problems = [sample_quadratics(batch=8, dim=5, generator=0)]
     tuned = na.tune_art_baselines(problems, 20, {"SGD": [1e-5, 3.16e-5]}, max_extensions=3)["SGD"]

@@ -2,9 +2,9 @@ import pytest
 import torch
 from torch import nn
 
-from l2l.learned_optimizer import LSTMOptimizer
-from l2l.optim import LearnedOptimizer, load_pretrained, pretrained_record
-from l2l.train import save_optimizer
+from l2l.checkpoints import load_pretrained, pretrained_record
+from l2l.experiments.train import save_optimizer
+from l2l.learned_optimizer import LearnedOptimizer, LSTMOptimizer
 
 
 def test_matches_a_manual_application_of_the_network():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from l2l.problems import MLPProblem, Problem, mlp_family
+from l2l.tasks.problems import MLPProblem, Problem, mlp_family
 
 torch.manual_seed(0)
 X = torch.rand(300, 12, dtype=torch.float64)
@@ -96,7 +96,7 @@ def test_stacked_gradients_equal_autograd_copy_by_copy(hidden, activation):
 
 
 def test_the_default_stacked_gradient_loops_over_copies():
-    from l2l.problems import sample_quadratics
+    from l2l.tasks.problems import sample_quadratics
 
     problem = sample_quadratics(batch=5, dim=3, generator=0)
     theta = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(1))

@@ -13,7 +13,7 @@ from l2l.reptile import (
     task_minibatches,
     train_reptile,
 )
-from l2l.tasks import SineTasks
+from l2l.tasks.regression import SineTasks
 
 DT = torch.float64
 

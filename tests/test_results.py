@@ -9,8 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from l2l import _checks  # noqa: E402
-from l2l.plotting import loss_curves, use_style  # noqa: E402
-from l2l.results import load, record, results_dir  # noqa: E402
+from l2l.report.plotting import loss_curves, use_style  # noqa: E402
+from l2l.report.results import load, record, results_dir  # noqa: E402
 
 
 def test_record_merges_numbers_into_one_json_per_notebook(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from l2l.tasks import LinearTasks, SineTasks, TaskBatch
+from l2l.tasks.regression import LinearTasks, SineTasks, TaskBatch
 
 
 def test_sine_batch_shapes_and_ranges():

@@ -5,7 +5,14 @@ import math
 
 import pytest
 
-from l2l.train import EXPERIMENTS, Experiment, _lr_steps, cosine_schedule, main, register
+from l2l.experiments.train import (
+    EXPERIMENTS,
+    Experiment,
+    _lr_steps,
+    cosine_schedule,
+    main,
+    register,
+)
 
 
 def test_cosine_schedule_decays_from_one_to_the_floor():
@@ -41,13 +48,14 @@ def test_every_experiment_has_a_help_page(capsys):
 
 
 def test_the_recorded_neural_art_command_repeats_the_non_default_options():
-    from l2l.neural_art import TRAIN_CONFIG, _command
+    from l2l.experiments.neural_art import TRAIN_CONFIG, _command
 
     config = {**TRAIN_CONFIG, "unroll": 128, "step_weights": "final", "meta_lr": 1e-3, "train_steps": 128,
               "round_epochs": 10, "n_validation": 8}
     command = _command(40, config, "runs/start.pt")
-    assert command.startswith("python -m l2l.train neural_art --epochs 40 --seed 0")
+    assert command.startswith("python -m l2l.experiments.train neural_art --epochs 40 --seed 0")
     for option in ("--unroll 128", "--step-weights final", "--meta-lr 0.001", "--init runs/start.pt",
                    "--train-steps 128", "--round-epochs 10", "--val-crops 8"):
         assert option in command
-    assert _command(40, TRAIN_CONFIG, None) == "python -m l2l.train neural_art --epochs 40 --seed 0"
+    expected = "python -m l2l.experiments.train neural_art --epochs 40 --seed 0"
+    assert _command(40, TRAIN_CONFIG, None) == expected

@@ -26,19 +26,26 @@ FIGURE_CODE = Path(__file__).resolve().parents[1] / "figures"
 
 
 def documented_name(target: str) -> str | None:
-    """``"l2l.Sweep"`` or ``"Sweep"`` -> ``"l2l.no_free_lunch.Sweep"``; ``None`` for anything else.
+    """``"l2l.Sweep"``, ``"Sweep"`` or ``"l2l.maml.train_maml"`` -> the name under which the API page
+    documents the object, ``"l2l.no_free_lunch.Sweep"``, ``"l2l.maml.training.train_maml"``;
+    ``None`` for anything else, and for a name that is already the documented one.
 
-    Only top-level names of ``l2l`` that are defined in one of its modules are rewritten (a bare
-    name comes from a type hint or a reference written without the package).
+    A bare name comes from a type hint or a reference written without the package; it is looked
+    up among the top-level names of ``l2l``. A dotted name is imported module by module.
     """
-    name = target.removeprefix("l2l.")
-    if not name.isidentifier():
+    path = target.removeprefix("l2l.").split(".")
+    if not all(part.isidentifier() for part in path):
         return None
-    obj = getattr(importlib.import_module("l2l"), name, None)
+    obj = importlib.import_module("l2l")
+    for part in path:
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
     module = getattr(obj, "__module__", None)
     if not isinstance(module, str) or not module.startswith("l2l."):
         return None
-    return f"{module}.{getattr(obj, '__qualname__', name)}"
+    name = f"{module}.{getattr(obj, '__qualname__', path[-1])}"
+    return None if name == target else name
 
 
 def _resolve_reexport(app, env, node, contnode):

@@ -42,3 +42,28 @@ def loss_curves(
     ax.set_ylabel(ylabel)
     ax.legend(fontsize="small")
     return ax
+
+
+def image_grid(rows: dict[str, torch.Tensor], *, size: float = 1.6):
+    """A figure of images, one row per entry: ``rows`` maps a row title to ``(images, captions)``,
+    ``images`` of shape ``(n, 3, H, W)`` (or a list of ``(3, H, W)``) with one caption each."""
+    import matplotlib.pyplot as plt
+
+    if not rows:
+        raise ValueError("image_grid needs at least one row")
+    n_cols = max(len(images) for images, _ in rows.values())
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(size * n_cols, size * len(rows) + 0.4),
+                             squeeze=False)
+    for ax_row, (title, (images, columns)) in zip(axes, rows.items()):
+        for ax, image, column in zip(ax_row, images, columns):
+            ax.imshow(image.detach().cpu().clamp(0, 1).permute(1, 2, 0).numpy())
+            ax.set_title(column, fontsize="x-small")
+        ax_row[0].set_ylabel(title, fontsize="x-small")
+        for ax in ax_row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+        for ax in ax_row[len(images):]:
+            ax.axis("off")
+    fig.tight_layout()
+    return fig

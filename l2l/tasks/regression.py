@@ -10,7 +10,7 @@ default) and then moved to ``device``, so a seed gives the same tasks on every d
 
 Example::
 
-    from l2l.tasks import SineTasks
+    from l2l.tasks.regression import SineTasks
 
     tasks = SineTasks()                     # the MAML paper's ranges
     batch = tasks.sample(25, k_support=10, k_query=10, generator=0)

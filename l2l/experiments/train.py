@@ -1,12 +1,14 @@
-"""Long meta-training runs whose weights ship in ``l2l/pretrained``: ``python -m l2l.train NAME``.
+"""Long meta-training runs whose weights ship in ``l2l/experiments/pretrained``.
+
+Run one with ``python -m l2l.experiments.train NAME``.
 
 Each experiment is registered in :data:`EXPERIMENTS` with its command-line options and a
 function that trains, writes ``<out>/<name>.pt`` (a state dict) and ``<out>/<name>.json``
 (config, seed, epochs, wall time, validation scores) and returns that record. To add one,
 write ``add_arguments(parser)`` and ``run(args) -> dict`` and call :func:`register`.
 
-    python -m l2l.train mnist            # Andrychowicz et al. (2016) section 3.2, seeded
-    python -m l2l.train mnist --help     # every option with its default
+    python -m l2l.experiments.train mnist            # Andrychowicz et al. (2016) section 3.2, seeded
+    python -m l2l.experiments.train mnist --help     # every option with its default
 """
 
 from __future__ import annotations
@@ -25,12 +27,18 @@ import torch
 
 from l2l import _checks
 from l2l.baselines import Adam, lr_grid, tune_learning_rate
-from l2l.data import atomic_write, mnist_splits
-from l2l.learned_optimizer import STEP_WEIGHTS, LSTMOptimizer, MetaTrainLog, meta_train, validation_score
-from l2l.mnist import CONDITIONS, condition_problem
-from l2l.optim import PRETRAINED, load_pretrained, pretrained_record
-from l2l.problems import mlp_family
+from l2l.checkpoints import PRETRAINED, load_pretrained, pretrained_record
+from l2l.data.mnist import atomic_write, mnist_splits
+from l2l.experiments.mnist import CONDITIONS, condition_problem
+from l2l.learned_optimizer import (
+    STEP_WEIGHTS,
+    LSTMOptimizer,
+    MetaTrainLog,
+    meta_train,
+    validation_score,
+)
 from l2l.runtime import default_device
+from l2l.tasks.problems import mlp_family
 
 
 @dataclass
@@ -43,7 +51,7 @@ class Experiment:
     run: Callable[[argparse.Namespace], dict]
 
 
-#: the registered experiments by name, in the order ``python -m l2l.train --help`` lists them
+#: the registered experiments by name, in the order ``python -m l2l.experiments.train --help`` lists them
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
@@ -118,7 +126,7 @@ def train_mnist(args: argparse.Namespace) -> dict:
         net = load_pretrained(args.init, device)
     record = {
         "experiment": "mnist",
-        "command": "python -m l2l.train " + " ".join(sys.argv[1:]),
+        "command": "python -m l2l.experiments.train " + " ".join(sys.argv[1:]),
         "seed": args.seed,
         "epochs": args.epochs,
         "meta_lr": args.meta_lr,
@@ -175,7 +183,7 @@ SHIPPED_ART_EPOCHS = 85
 
 
 def _neural_art_arguments(parser: argparse.ArgumentParser) -> None:
-    from l2l.neural_art import TRAIN_CONFIG as shipped
+    from l2l.experiments.neural_art import TRAIN_CONFIG as shipped
 
     parser.add_argument("--epochs", type=int, default=SHIPPED_ART_EPOCHS,
                         help=f"meta-epochs (default {SHIPPED_ART_EPOCHS}, as shipped)")
@@ -211,7 +219,7 @@ def _lr_steps(text: str) -> list[list[float]]:
 
 def train_neural_art(args: argparse.Namespace) -> dict:
     """:func:`l2l.neural_art.train_neural_art` with its shipped settings (``TRAIN_CONFIG``)."""
-    from l2l import neural_art
+    from l2l.experiments import neural_art
 
     config = {"seed": args.seed, "meta_lr_schedule": args.meta_lr_schedule, "batch": args.batch,
               "meta_lr": args.meta_lr, "unroll": args.unroll, "train_steps": args.train_steps,
@@ -227,7 +235,8 @@ register(Experiment("neural_art", "LSTM optimizer on style transfer (section 3.4
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m l2l.train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m l2l.experiments.train",
+                                     description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="experiment", required=True)
     for experiment in EXPERIMENTS.values():
         experiment.add_arguments(sub.add_parser(experiment.name, help=experiment.help))

@@ -13,14 +13,9 @@ coordinatewise (Andrychowicz et al. 2016, section 2.1), so tensors can be steppe
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import torch
 
-from l2l.learned_optimizer import LSTMOptimizer
-
-PRETRAINED = Path(__file__).resolve().parent / "pretrained"
+from l2l.learned_optimizer.network import LSTMOptimizer
 
 
 class LearnedOptimizer(torch.optim.Optimizer):
@@ -54,26 +49,3 @@ class LearnedOptimizer(torch.optim.Optimizer):
                 update, state["lstm"] = self.net.step(param.grad, state["lstm"])
                 param.add_(update)
         return loss
-
-
-def load_pretrained(name: str | Path = "mnist_lstm", device: torch.device | str = "cpu") -> LSTMOptimizer:
-    """An :class:`LSTMOptimizer` from ``<name>.pt`` (state dict) and ``<name>.json`` (its config).
-
-    ``name`` is a file stem in the package's ``pretrained`` folder (``"mnist_lstm"``, written by
-    ``python -m l2l.train mnist``) or a path without suffix. Loaded with ``weights_only=True``.
-    """
-    stem = Path(name) if Path(name).parent != Path(".") else PRETRAINED / str(name)
-    if not stem.with_suffix(".pt").exists():
-        shipped = sorted(p.stem for p in PRETRAINED.glob("*.pt"))
-        raise FileNotFoundError(f"no weights at {stem.with_suffix('.pt')}; shipped: {shipped}")
-    record = json.loads(stem.with_suffix(".json").read_text())
-    net = LSTMOptimizer(**record["config"])
-    state = torch.load(stem.with_suffix(".pt"), map_location="cpu", weights_only=True)
-    net.load_state_dict(state)
-    return net.to(device).eval()
-
-
-def pretrained_record(name: str | Path = "mnist_lstm") -> dict:
-    """The JSON record of a shipped optimizer: config, seed, epochs, wall time, validation scores."""
-    stem = Path(name) if Path(name).parent != Path(".") else PRETRAINED / str(name)
-    return json.loads(stem.with_suffix(".json").read_text())

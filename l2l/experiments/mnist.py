@@ -15,7 +15,7 @@ import torch
 from l2l import _checks
 from l2l.baselines import Tuned, lr_grid, tune_baselines
 from l2l.learned_optimizer import evaluate_many
-from l2l.problems import MLPProblem
+from l2l.tasks.problems import MLPProblem
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,4 @@
+"""The book's experiments, apart from the library: the MNIST generalisation conditions and the
+meta-training of the shipped optimizers (:mod:`~l2l.experiments.mnist`,
+:mod:`~l2l.experiments.neural_art`, the command line :mod:`~l2l.experiments.train`), and the
+weights they wrote (``pretrained/``)."""

@@ -1,0 +1,90 @@
+"""Running update rules, learned or hand-designed, on a batch of functions, and scoring them.
+
+An update rule is an object with ``init_state(theta) -> state`` and
+``step(grad, state) -> (update, state)``, acting elementwise, so that a whole batch of functions
+is optimized at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from l2l import _checks
+from l2l.tasks.problems import Problem
+
+
+def evaluate(rule, problem: Problem, steps: int) -> torch.Tensor:
+    """Run an update rule on a batch of functions; return f(θ_t) for t = 0..steps.
+
+    Args:
+        rule: an update rule (``init_state`` and ``step``), learned or from :mod:`l2l.baselines`.
+        problem: the batch of functions to minimise.
+        steps: number of optimizer steps.
+
+    Returns:
+        Tensor of shape ``(steps + 1, batch)``. Diverged runs show up as ``inf``/``nan`` entries,
+        which callers such as :func:`l2l.baselines.tune_learning_rate` score as failures.
+    """
+    steps = _checks.positive_int("steps", steps)
+    theta = problem.initial_params()
+    losses = []
+    with torch.no_grad():
+        state = rule.init_state(theta)
+        for t in range(steps):
+            loss, grad = problem.loss_and_grad(theta, t)
+            losses.append(loss.detach())
+            update, state = rule.step(grad, state)
+            theta = theta + update
+        losses.append(problem.loss(theta, steps).detach())
+    return torch.stack(losses)
+
+
+def evaluate_many(rules: Sequence, problem: Problem, steps: int, final_params: bool = False):
+    """:func:`evaluate` for several update rules side by side on the same batch of functions.
+
+    Each rule runs on its own copy of θ_0 and sees the same f_t at every step (the same
+    minibatches), so the result equals ``[evaluate(rule, problem, steps) for rule in rules]`` up
+    to rounding; the gradients of all copies come from one
+    :meth:`~l2l.problems.Problem.stacked_loss_and_grad` call per step, which for an MLP shares
+    each minibatch and multiplies larger matrices.
+
+    Returns:
+        One tensor ``(steps + 1, batch)`` per rule, in order; with ``final_params``, also each
+        rule's θ_T ``(batch, dim)``.
+    """
+    steps = _checks.positive_int("steps", steps)
+    if not rules:
+        raise ValueError("evaluate_many needs at least one update rule")
+    start = problem.initial_params()
+    theta = start.unsqueeze(0).repeat(len(rules), *([1] * start.dim()))
+    losses = []
+    with torch.no_grad():
+        states = [rule.init_state(copy) for rule, copy in zip(rules, theta)]
+        for t in range(steps):
+            loss, grad = problem.stacked_loss_and_grad(theta, t)
+            losses.append(loss)
+            moves = []
+            for i, rule in enumerate(rules):
+                update, states[i] = rule.step(grad[i], states[i])
+                moves.append(update)
+            theta = theta + torch.stack(moves)
+        losses.append(problem.stacked_loss(theta, steps))
+    curves = list(torch.stack(losses).unbind(1))
+    return (curves, list(theta.unbind(0))) if final_params else curves
+
+
+def window_score(losses: torch.Tensor, last: int = 1) -> float:
+    """Mean over functions of f(θ_t) over the ``last`` steps of ``losses`` ``(steps + 1, batch)``;
+    ``inf`` when a run diverged (an infinite or NaN loss)."""
+    score = losses[-_checks.positive_int("last", last):].mean().item()
+    return score if math.isfinite(score) else math.inf
+
+
+def validation_score(rule, problems: Sequence[Problem], steps: int, last: int = 1) -> float:
+    """Mean over functions of f(θ_t) averaged over the ``last`` steps; ``inf`` when it diverged."""
+    scores = [evaluate(rule, problem, steps)[-last:].mean() for problem in problems]
+    score = torch.stack(scores).mean().item()
+    return score if math.isfinite(score) else math.inf

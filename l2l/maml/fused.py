@@ -1,0 +1,92 @@
+"""The fused meta-iteration of :func:`~l2l.maml.train_maml`: all runs' meta-gradients and Adam
+updates in one traced graph, compiled by Inductor.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import torch
+from torch.func import grad_and_value, vmap
+
+from l2l.maml.core import _inner, task_loss
+
+
+def _make_step(model, names, shapes, loss_fn, inner_steps, groups):
+    """One meta-iteration of all runs at once, to be traced and compiled.
+
+    The parameters of every run are the rows of one flat buffer ``P`` (runs × parameters), with
+    Adam's moments ``M`` and ``V`` alongside, so the compiled step has few inputs and one fused
+    update. Runs of one kind (``groups``: kind, first row, number of rows) are
+    batched with ``vmap`` over runs around the ``vmap`` over tasks, and each kind computes only
+    what it needs: joint training has no inner loop, FOMAML no second derivatives.
+    Returns the meta-loss of every run (rows of ``P``).
+    """
+    sizes = [math.prod(shape) for shape in shapes]
+
+    def unflatten(row):
+        return {n: piece.view(shape) for n, piece, shape in
+                zip(names, torch.split(row, sizes), shapes, strict=True)}
+
+    def run_loss(row, alpha, xs, ys, xq, yq, kind):
+        params = unflatten(row)
+        if kind == "joint":  # nothing to adapt: fit every point of every task
+            x, y = torch.cat([xs, xq], dim=1), torch.cat([ys, yq], dim=1)
+            return vmap(lambda x_i, y_i: task_loss(model, params, x_i, y_i, loss_fn))(x, y).mean()
+
+        def one(xs_i, ys_i, xq_i, yq_i):
+            fast = _inner(model, params, xs_i, ys_i, alpha, inner_steps, loss_fn, kind == "first")
+            return task_loss(model, fast, xq_i, yq_i, loss_fn)
+
+        return vmap(one)(xs, ys, xq, yq).mean()
+
+    def total(P, alphas, xs, ys, xq, yq):
+        losses = torch.cat([
+            vmap(run_loss, in_dims=(0, 0, None, None, None, None, None))(
+                P[first:first + n], alphas[first:first + n], xs, ys, xq, yq, kind
+            )
+            for kind, first, n in groups
+        ])
+        return losses.sum(), losses
+
+    gradient = grad_and_value(total, has_aux=True)
+
+    def step(P, M, V, t, lr, alphas, xs, ys, xq, yq, beta1=0.9, beta2=0.999, eps=1e-8):
+        g, (_, losses) = gradient(P, alphas, xs, ys, xq, yq)
+        t.add_(1)
+        M.mul_(beta1).add_(g, alpha=1 - beta1)
+        V.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        P.sub_(lr * (M / (1 - beta1**t)) / ((V / (1 - beta2**t)).sqrt() + eps))
+        return losses
+
+    return step
+
+
+_COMPILED: dict = {}
+
+
+def _compiled_step(key, step, example):
+    """``step`` compiled for the shapes of ``example``: traced to one flat graph of ATen operations
+    with ``make_fx`` (which sees through ``grad`` and ``vmap`` quickly) and compiled by Inductor,
+    so a call runs generated kernels with no Python tracing and no guards. Cached by ``key`` for
+    the session. Falls back to ``step`` itself, with a warning, if compilation fails (no C++
+    compiler, an unsupported platform, ...)."""
+    if key in _COMPILED:
+        return _COMPILED[key]
+    try:  # private entry points of torch: a release without them trains eagerly
+        from torch._inductor import compile as inductor_compile
+        from torch.fx.experimental.proxy_tensor import make_fx
+
+        def positional(*args):
+            return step(*args)
+
+        graph = make_fx(positional, tracing_mode="fake")(*example)
+        compiled = inductor_compile(graph, [a.clone() for a in example])
+    except Exception as error:  # noqa: BLE001 — any failure: train in eager mode instead
+        warnings.warn(f"could not compile the MAML step ({type(error).__name__}: {error}); "
+                      "training in eager mode", stacklevel=3)
+        return step
+
+    _COMPILED[key] = compiled
+    return compiled

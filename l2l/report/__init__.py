@@ -1,0 +1,3 @@
+"""The book's helpers: one plot style and the plots several chapters share
+(:mod:`~l2l.report.plotting`), and the numbers each notebook records and asserts
+(:mod:`~l2l.report.results`)."""
