@@ -1,71 +1,130 @@
-"""Saving and loading optimizer networks and their records.
+"""Saved optimizer networks: one format for every shipped optimizer and every training run.
+
+A saved optimizer is two files with one stem:
+
+* ``<stem>.pt``, read with ``torch.load(..., weights_only=True)``: a dict holding the format
+  version, the network's settings (:meth:`~l2l.LSTMOptimizer.config`, the constructor's
+  arguments) and its state dict — everything needed to rebuild the network, nothing else;
+* ``<stem>.json``, the training record: the command that repeats the run, seeds, wall time,
+  validation scores. The network never depends on it.
+
+One pair of functions writes and reads them, :func:`save_optimizer` and :func:`load_pretrained`,
+and :func:`pretrained_record` reads the record. :func:`load_pretrained` reads the optimizers that
+ship with the package (``mnist_lstm``, ``neural_art_lstm``, ``neural_art_lstm_h128``) or any saved
+stem; a file that is missing, corrupted or of another format is an error that names the file and
+what is wrong with it.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import torch
 
+from l2l._files import atomic_write
 from l2l.learned_optimizer.network import LSTMOptimizer
 
 #: the folder of the shipped optimizers, written by ``python -m l2l.experiments.train``
 PRETRAINED = Path(__file__).resolve().parent / "experiments" / "pretrained"
 
-
-def pretrained_path(name: str = "neural_art_lstm") -> Path:
-    """Where a shipped optimizer lives, ``l2l/experiments/pretrained/<name>.pt`` (+ ``.json``):
-    ``neural_art_lstm``, the one to use, or ``neural_art_lstm_h128``, meta-trained on the paper's
-    128-step horizon and kept for comparison."""
-    return PRETRAINED / f"{name}.pt"
+#: the version of the ``.pt`` layout; a file of another version is refused
+FORMAT = 1
+_KEYS = {"format", "settings", "state_dict"}
 
 
-def save_optimizer(state_dict: dict, info: dict, path: str | Path) -> None:
-    """Write ``path`` (``.pt``: the state dict) and the same name with ``.json`` (``info``), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(info, indent=2) + "\n"
-    for target, write in ((path, lambda f: torch.save(state_dict, f)),
-                          (path.with_suffix(".json"), lambda f: f.write_text(text))):
-        tmp = target.with_name(target.name + ".tmp")
-        write(tmp)
-        tmp.replace(target)
+class CheckpointError(ValueError):
+    """A saved optimizer that cannot be read: corrupted, of another format, or not matching the
+    network its settings describe."""
 
 
-def load_optimizer(path: str | Path | None = None,
-                   device: torch.device | str = "cpu") -> tuple[LSTMOptimizer, dict]:
-    """Read what :func:`save_optimizer` wrote: the network (weights loaded safely) and its info."""
-    path = Path(path) if path is not None else pretrained_path()
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no optimizer weights at {path}; run `python -m l2l.experiments.train neural_art`"
-        )
-    info = json.loads(path.with_suffix(".json").read_text())
-    net = LSTMOptimizer(**info["net"]).to(device)
-    net.load_state_dict(torch.load(path, map_location=device, weights_only=True))
-    return net, info
+def checkpoint_stem(name: str | Path) -> Path:
+    """The stem (path without suffix) of a saved optimizer: a shipped name such as
+    ``"mnist_lstm"`` lives in :data:`PRETRAINED`; anything with a folder, or a suffix, is a path."""
+    path = Path(name)
+    if path.suffix in (".pt", ".json"):
+        path = path.with_suffix("")
+    return path if path.parent != Path(".") else PRETRAINED / path.name
 
+
+def shipped() -> list[str]:
+    """The names of the optimizers that ship with the package."""
+    return sorted(p.stem for p in PRETRAINED.glob("*.pt"))
+
+
+def save_optimizer(net: LSTMOptimizer, stem: str | Path, record: dict | None = None) -> Path:
+    """Write ``net`` to ``<stem>.pt`` and, if given, ``record`` to ``<stem>.json``, each atomically
+    (a reader never sees half a file). Returns the ``.pt`` path.
+
+    Example:
+        >>> save_optimizer(l2l.LSTMOptimizer(), "runs/mine", {"seed": 0})
+        PosixPath('runs/mine.pt')
+    """
+    if not isinstance(net, LSTMOptimizer):
+        raise TypeError(f"net must be an l2l.LSTMOptimizer, got {type(net).__name__}")
+    stem = Path(stem).with_suffix("") if Path(stem).suffix == ".pt" else Path(stem)
+    buffer = io.BytesIO()
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    torch.save({"format": FORMAT, "settings": net.config(), "state_dict": state}, buffer)
+    pt = stem.with_name(stem.name + ".pt")
+    atomic_write(pt, buffer.getvalue())
+    if record is not None:
+        atomic_write(stem.with_name(stem.name + ".json"), (json.dumps(record, indent=1) + "\n").encode())
+    return pt
+
+
+def _read(pt: Path) -> dict:
+    if not pt.is_file():
+        hint = f"shipped: {shipped()}" if pt.parent == PRETRAINED else "save one with save_optimizer"
+        raise FileNotFoundError(f"no saved optimizer at {pt}; {hint}")
+    try:
+        saved = torch.load(pt, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 — truncated, not a torch file, unsafe pickle, ...
+        raise CheckpointError(
+            f"{pt} is not a readable checkpoint ({type(error).__name__}: {error})"
+        ) from error
+    if not isinstance(saved, dict) or set(saved) != _KEYS:
+        keys = sorted(saved) if isinstance(saved, dict) else type(saved).__name__
+        raise CheckpointError(f"{pt} is not an l2l optimizer checkpoint: expected the keys "
+                              f"{sorted(_KEYS)}, found {keys}")
+    if saved["format"] != FORMAT:
+        raise CheckpointError(f"{pt} has format {saved['format']!r}; this l2l reads format {FORMAT}")
+    return saved
 
 
 def load_pretrained(name: str | Path = "mnist_lstm", device: torch.device | str = "cpu") -> LSTMOptimizer:
-    """An :class:`LSTMOptimizer` from ``<name>.pt`` (state dict) and ``<name>.json`` (its config).
+    """The :class:`~l2l.LSTMOptimizer` saved at ``<stem>.pt``, in evaluation mode on ``device``:
+    a shipped optimizer by name (:func:`shipped` lists them) or any saved stem, loaded with
+    ``weights_only=True``.
 
-    ``name`` is a file stem in the package's ``pretrained`` folder (``"mnist_lstm"``, written by
-    ``python -m l2l.experiments.train mnist``) or a path without suffix. Loaded with ``weights_only=True``.
+    Example:
+        >>> net = l2l.load_pretrained("mnist_lstm")
+        >>> opt = l2l.LearnedOptimizer(model.parameters(), net)
+
+    Raises:
+        FileNotFoundError: no ``<stem>.pt``.
+        CheckpointError: the file is corrupted, of another format, or its weights do not fit the
+            network its settings describe.
     """
-    stem = Path(name) if Path(name).parent != Path(".") else PRETRAINED / str(name)
-    if not stem.with_suffix(".pt").exists():
-        shipped = sorted(p.stem for p in PRETRAINED.glob("*.pt"))
-        raise FileNotFoundError(f"no weights at {stem.with_suffix('.pt')}; shipped: {shipped}")
-    record = json.loads(stem.with_suffix(".json").read_text())
-    net = LSTMOptimizer(**record["config"])
-    state = torch.load(stem.with_suffix(".pt"), map_location="cpu", weights_only=True)
-    net.load_state_dict(state)
+    pt = checkpoint_stem(name).with_suffix(".pt")
+    saved = _read(pt)
+    try:
+        net = LSTMOptimizer(**saved["settings"])
+        net.load_state_dict(saved["state_dict"])
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{pt}: the weights do not fit the settings {saved['settings']} "
+                              f"({error})") from error
     return net.to(device).eval()
 
 
 def pretrained_record(name: str | Path = "mnist_lstm") -> dict:
-    """The JSON record of a shipped optimizer: config, seed, epochs, wall time, validation scores."""
-    stem = Path(name) if Path(name).parent != Path(".") else PRETRAINED / str(name)
-    return json.loads(stem.with_suffix(".json").read_text())
+    """The training record saved beside a shipped optimizer or any saved stem: the command that
+    repeats the run, seed, wall time, validation scores."""
+    path = checkpoint_stem(name).with_suffix(".json")
+    if not path.is_file():
+        raise FileNotFoundError(f"no training record at {path}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{path} is not valid JSON ({error})") from error

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from l2l import checkpoints
+import l2l
 from l2l.data import photos
 from l2l.experiments import neural_art as na
 from l2l.learned_optimizer import meta_train
@@ -118,26 +118,23 @@ def test_short_training_writes_weights_that_load_safely(tmp_path):
               "train_steps": None}
     net, info = na.train_neural_art(2, config=config, checkpoint=tmp_path / "opt.pt", progress=False)
     assert info["epochs"] == [1, 2] and len(info["val_scores"]) == 2
-    loaded, saved = checkpoints.load_optimizer(tmp_path / "opt.pt")
+    loaded, saved = l2l.load_pretrained(tmp_path / "opt.pt"), l2l.pretrained_record(tmp_path / "opt")
     assert saved["best_epoch"] == info["best_epoch"] and saved["config"]["size"] == 16
     for a, b in zip(net.state_dict().values(), loaded.state_dict().values()):
         torch.testing.assert_close(a, b)
-    with pytest.raises(FileNotFoundError, match="python -m l2l.experiments.train neural_art"):
-        checkpoints.load_optimizer(tmp_path / "missing.pt")
 
 
 def test_shipped_optimizers_load_and_their_records_repeat_with_the_command_line():
     from l2l.experiments.train import SHIPPED_ART_EPOCHS
 
-    net, info = checkpoints.load_optimizer()
+    net, info = l2l.load_pretrained("neural_art_lstm"), l2l.pretrained_record("neural_art_lstm")
     assert {k: info["config"][k] for k in na.TRAIN_CONFIG} == na.TRAIN_CONFIG
     command = f"python -m l2l.experiments.train neural_art --epochs {SHIPPED_ART_EPOCHS} --seed 0"
     assert info["command"] == command
     assert info["best_epoch"] == SHIPPED_ART_EPOCHS and net.output_scale == na.TRAIN_CONFIG["output_scale"]
-    short, short_info = checkpoints.load_optimizer(checkpoints.pretrained_path("neural_art_lstm_h128"))
+    short_info = l2l.pretrained_record("neural_art_lstm_h128")
     assert short_info["config"]["steps"] == 128 and short_info["config"].get("train_steps") is None
     assert "--train-steps 128" in short_info["command"]
-    assert checkpoints.pretrained_path("neural_art_lstm_h128").with_suffix(".json").is_file()
 
 
 def test_final_ratio_picks_the_best_baseline_and_counts_divergence_as_infinite():

@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from l2l._files import atomic_write
+
 #: canonical IDX file name -> (sha256 of the file, sha256 of its ``.gz`` on the mirrors)
 MNIST_FILES: dict[str, tuple[str, str]] = {
     "train-images-idx3-ubyte": (
@@ -99,22 +101,6 @@ def check_sha256(what: str, data: bytes, expected: str) -> bytes:
     if got != expected:
         raise ChecksumError(f"{what}: sha256 {got} differs from the pinned {expected}")
     return data
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def parse_idx(data: bytes) -> np.ndarray:

@@ -4,6 +4,7 @@ meta-training driver of the shipped optimizer, and the comparisons the notebook 
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from torch import nn
 
 from l2l import _checks
 from l2l.baselines import BASELINES, Tuned, lr_grid, tune_learning_rate
-from l2l.checkpoints import load_optimizer, save_optimizer
+from l2l.checkpoints import load_pretrained, pretrained_record, save_optimizer
 from l2l.data.photos import content_images, style_image
 from l2l.learned_optimizer import LSTMOptimizer, meta_train, validation_score
 from l2l.tasks.problems import Problem
@@ -88,8 +89,9 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
     Training runs in rounds of ``round_epochs`` meta-epochs, each one call of :func:`l2l.meta_train`
     on random 64×64 training crops with the training style (a fresh meta-Adam per round); after
     every round the optimizer is scored on the validation crops (final objective after ``steps``
-    steps) and the best round's weights are kept — and written to ``checkpoint`` (``.pt`` state
-    dict beside a ``.json`` with the config, scores and wall time) as soon as they improve.
+    steps) and the best round's weights are kept — and written to ``checkpoint``
+    (:func:`l2l.checkpoints.save_optimizer`, with the config, scores and wall time as its record)
+    as soon as they improve.
     ``config["meta_lr_schedule"]``, a list of ``[epoch, lr]`` pairs, lowers the meta-lr for the rounds
     that start at or after each ``epoch``. ``config["train_steps"]`` (``None``: ``steps``) sets the
     horizon of meta-training alone; validation always scores f after ``steps`` steps, the test's
@@ -117,21 +119,21 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
                                      device=device)
     net = LSTMOptimizer(output_scale=cfg["output_scale"]).to(device)
     info = {"command": _command(meta_epochs, cfg, init),
-            "device": str(device), "torch": torch.__version__, "config": cfg, "net": net.config(),
+            "device": str(device), "torch": torch.__version__, "config": cfg,
             "epochs": [], "val_scores": [], "best_epoch": 0, "best_score": float("inf"), "wall_seconds": 0.0}
     best, start, first_round = None, time.perf_counter(), 0
     if resume is not None:
-        net, saved = load_optimizer(resume, device)
+        net, saved = load_pretrained(resume, device), pretrained_record(resume)
         if saved["best_epoch"] != saved["epochs"][-1] or saved["epochs"][-1] % cfg["round_epochs"]:
             raise ValueError(f"{resume} was not saved at the end of a best round; it cannot be resumed")
         info.update({k: saved[k] for k in ("epochs", "val_scores", "best_epoch", "best_score")})
-        best, first_round = net.state_dict(), saved["epochs"][-1] // cfg["round_epochs"]
+        best, first_round = copy.deepcopy(net), saved["epochs"][-1] // cfg["round_epochs"]
         start -= saved["wall_seconds"]
         for _ in range(saved["epochs"][-1]):
             sample(gen)  # replay the finished epochs' draws
     elif init is not None:
-        net, info["init"] = load_optimizer(init, device)
-        best, info["best_epoch"] = net.state_dict(), 0
+        net, info["init"] = load_pretrained(init, device), pretrained_record(init)
+        best, info["best_epoch"] = copy.deepcopy(net), 0
         info["best_score"] = validation_score(net, validation, cfg["steps"])
         info["epochs"], info["val_scores"] = [0], [info["best_score"]]
     for r in range(first_round, rounds):
@@ -149,14 +151,14 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
         info["wall_seconds"] = time.perf_counter() - start
         if score < info["best_score"]:
             info["best_score"], info["best_epoch"] = score, info["epochs"][-1]
-            best = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            best = copy.deepcopy(net)
         if checkpoint is not None and best is not None:
-            save_optimizer(best, info, checkpoint)
+            save_optimizer(best, checkpoint, info)
         if progress:
             print(f"epoch {info['epochs'][-1]}: validation {score:.5g} (best {info['best_score']:.5g} "
                   f"at epoch {info['best_epoch']}), {info['wall_seconds']:.0f} s", flush=True)
     if best is not None:
-        net.load_state_dict(best)
+        net.load_state_dict(best.state_dict())
     return net, info
 
 

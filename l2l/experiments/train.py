@@ -3,9 +3,10 @@
 Run one with ``python -m l2l.experiments.train NAME``.
 
 Each experiment is registered in :data:`EXPERIMENTS` with its command-line options and a
-function that trains, writes ``<out>/<name>.pt`` (a state dict) and ``<out>/<name>.json``
-(config, seed, epochs, wall time, validation scores) and returns that record. To add one,
-write ``add_arguments(parser)`` and ``run(args) -> dict`` and call :func:`register`.
+function that trains, writes ``<out>/<name>.pt`` (the network, see :mod:`l2l.checkpoints`) and
+``<out>/<name>.json`` (config, seed, epochs, wall time, validation scores) and returns that
+record. To add one, write ``add_arguments(parser)`` and ``run(args) -> dict`` and call
+:func:`register`.
 
     python -m l2l.experiments.train mnist            # Andrychowicz et al. (2016) section 3.2, seeded
     python -m l2l.experiments.train mnist --help     # every option with its default
@@ -14,7 +15,6 @@ write ``add_arguments(parser)`` and ``run(args) -> dict`` and call :func:`regist
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import platform
@@ -26,9 +26,10 @@ from pathlib import Path
 import torch
 
 from l2l import _checks
+from l2l._files import atomic_write
 from l2l.baselines import Adam, lr_grid, tune_learning_rate
-from l2l.checkpoints import PRETRAINED, load_pretrained, pretrained_record
-from l2l.data.mnist import atomic_write, mnist_splits
+from l2l.checkpoints import PRETRAINED, load_pretrained, pretrained_record, save_optimizer
+from l2l.data.mnist import mnist_splits
 from l2l.experiments.mnist import CONDITIONS, condition_problem
 from l2l.learned_optimizer import (
     STEP_WEIGHTS,
@@ -61,15 +62,6 @@ def register(experiment: Experiment) -> Experiment:
         raise ValueError(f"experiment {experiment.name!r} is already registered")
     EXPERIMENTS[experiment.name] = experiment
     return experiment
-
-
-def save_optimizer(net: LSTMOptimizer, record: dict, out: Path | str, name: str) -> None:
-    """Write ``net``'s state dict and ``record`` (with ``net.config()``) atomically."""
-    buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, buffer)
-    atomic_write(Path(out) / f"{name}.pt", buffer.getvalue())
-    record = {**record, "config": net.config()}
-    atomic_write(Path(out) / f"{name}.json", (json.dumps(record, indent=1) + "\n").encode())
 
 
 def cosine_schedule(epochs: int, floor: float = 0.1) -> Callable[[int], float]:
@@ -156,10 +148,9 @@ def train_mnist(args: argparse.Namespace) -> dict:
             best_score=log.best_score,
         )
         if log.best_epoch == log.val_epochs[-1]:
-            save_optimizer(current, record, args.out, args.name)
+            save_optimizer(current, Path(args.out) / args.name, record)
         else:  # keep the best weights on disk, refresh the record of the run so far
-            atomic_write(Path(args.out) / f"{args.name}.json", (json.dumps(
-                {**record, "config": current.config()}, indent=1) + "\n").encode())  # fmt: skip
+            atomic_write(Path(args.out) / f"{args.name}.json", (json.dumps(record, indent=1) + "\n").encode())
 
     schedule = cosine_schedule(args.epochs) if args.schedule == "cosine" else None
     log = meta_train(
@@ -168,14 +159,14 @@ def train_mnist(args: argparse.Namespace) -> dict:
         generator=args.seed, lr_schedule=schedule, on_validation=checkpoint,
     )  # fmt: skip
     record["wall_time_s"] = round(log.seconds, 1)
-    save_optimizer(net, record, args.out, args.name)
+    save_optimizer(net, Path(args.out) / args.name, record)
     return record
 
 
 register(Experiment("mnist", "LSTM optimizer on MNIST MLPs (Figure 4 right)", _mnist_arguments, train_mnist))
 
 
-# --- Neural Art (Andrychowicz et al. 2016, section 3.4); the code lives in l2l.neural_art --------
+# --- Neural Art (Andrychowicz et al. 2016, section 3.4); the code lives in l2l.experiments.neural_art-----
 
 
 #: meta-epochs of the shipped Neural Art optimizer's run (its best round by validation)
@@ -218,7 +209,7 @@ def _lr_steps(text: str) -> list[list[float]]:
 
 
 def train_neural_art(args: argparse.Namespace) -> dict:
-    """:func:`l2l.neural_art.train_neural_art` with its shipped settings (``TRAIN_CONFIG``)."""
+    """:func:`l2l.experiments.neural_art.train_neural_art` with its shipped settings (``TRAIN_CONFIG``)."""
     from l2l.experiments import neural_art
 
     config = {"seed": args.seed, "meta_lr_schedule": args.meta_lr_schedule, "batch": args.batch,

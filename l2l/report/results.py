@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from l2l._files import atomic_write
+
 _NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
@@ -64,9 +66,7 @@ def record(notebook: str, **numbers) -> Path:
     path = folder / f"{notebook}.json"
     data = json.loads(path.read_text()) if path.exists() else {}
     data.update({key: _plain(value) for key, value in numbers.items()})
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
     return path
 
 
