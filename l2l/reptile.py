@@ -20,7 +20,6 @@ with ``torch.func.vmap``; :func:`reptile_step_serial` loops over them and gives 
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -30,6 +29,7 @@ from torch.func import grad, vmap
 from tqdm.auto import tqdm
 
 from l2l import _checks
+from l2l._compile import Lazy
 from l2l.tasks.regression import TaskBatch
 
 __all__ = [
@@ -162,20 +162,6 @@ class ReptileResult:
     compiled: bool
 
 
-def _first_call(step, eager, args, compiled):
-    """Run the first iteration, falling back to eager mode if compilation fails."""
-    if not compiled:
-        return eager(*args), False
-    try:
-        return step(*args), True
-    except Exception as error:  # no C++ compiler, unsupported platform, ...
-        warnings.warn(
-            f"torch.compile failed ({type(error).__name__}: {error}); training in eager mode",
-            stacklevel=3,
-        )
-        return eager(*args), False
-
-
 def train_reptile(
     loss: Loss,
     params: Params,
@@ -213,7 +199,7 @@ def train_reptile(
     epsilon = _checks.in_range("epsilon", epsilon, 0.0, 1.0)
     gen = _checks.generator(generator)
     eager = partial(_serial_step if serial else _batched_step, loss)
-    step = torch.compile(eager, dynamic=False) if compile else eager
+    step = Lazy(eager, dynamic=False) if compile else eager
     params = {name: p.detach().clone() for name, p in params.items()}
     some = next(iter(params.values()))
     path = [params] if keep_path else []
@@ -224,11 +210,9 @@ def train_reptile(
         eps = torch.tensor(linear_anneal(epsilon, t, iterations), dtype=some.dtype, device=some.device)
         if t == 0:
             _check_step(batch, inner_lr, epsilon)
-            params, compile = _first_call(step, eager, (params, batch, inner_lr, eps), compile)
-            step = step if compile else eager
+        params = step(params, batch, inner_lr, eps)
+        if t == 0:
             compile_seconds = time.perf_counter() - began
-        else:
-            params = step(params, batch, inner_lr, eps)
         if not all(bool(torch.isfinite(p).all()) for p in params.values()):
             raise FloatingPointError(
                 f"Reptile diverged at iteration {t}: the initialisation is not finite; "
@@ -236,4 +220,5 @@ def train_reptile(
             )
         if keep_path:
             path.append(params)
-    return ReptileResult(params, path, time.perf_counter() - began, compile_seconds, compile)
+    compiled = isinstance(step, Lazy) and step.compiled
+    return ReptileResult(params, path, time.perf_counter() - began, compile_seconds, compiled)

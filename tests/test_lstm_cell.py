@@ -49,7 +49,7 @@ def test_compiled_pointwise_kernels_equal_the_eager_functions():
     for mine, ref in zip(_fused_gates_backward(*backward_args), _gates_backward(*backward_args)):
         torch.testing.assert_close(mine, ref)
     # the compiled path ran (a failed compilation would have fallen back to eager, and warned)
-    assert _fused_gates.compiled is not None and _fused_gates_backward.compiled is not None
+    assert _fused_gates.compiled and _fused_gates_backward.compiled
 
 
 def test_lr_schedule_scales_the_meta_learning_rate_and_callback_sees_each_validation():

@@ -5,12 +5,10 @@ it in a coordinatewise optimizer.
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 from torch import nn
 
-from l2l.runtime import compile_allowed
+from l2l._compile import Lazy
 
 
 def _gates(z: torch.Tensor, bias: torch.Tensor, c: torch.Tensor):
@@ -42,36 +40,11 @@ def _gates_backward(grad_h, grad_c, gates, c, tanh_c):
     return dz, dc * f, dz.sum(dim=0)
 
 
-class _Fused:
-    """``fn`` compiled by ``torch.compile`` into one loop over its inputs (no temporaries).
-
-    The LSTM's pointwise work moves tens of megabytes per step on the MNIST optimizee; fused,
-    it ran 2-2.5 times (forward) and 4-5 times (backward) faster than the same eager code on
-    15,910 × 20 states on the project's 2-core CPU. Compiled on first use
-    for any size (``dynamic=True``; a few seconds, then cached on disk by PyTorch). If
-    compilation fails (no C++ compiler, an unsupported platform, ...), ``fn`` runs as it is,
-    after a warning; ``L2L_COMPILE=0`` in the environment skips compilation.
-    """
-
-    def __init__(self, fn):
-        self.fn = fn
-        self.compiled = torch.compile(fn, dynamic=True) if compile_allowed() else None
-
-    def __call__(self, *args):
-        if self.compiled is not None:
-            try:
-                return self.compiled(*args)
-            except Exception as error:  # noqa: BLE001 — any compiler failure: run eagerly
-                warnings.warn(f"could not compile {self.fn.__name__} ({type(error).__name__}: "
-                              f"{error}); running it without compilation", stacklevel=2)  # fmt: skip
-                self.compiled = None
-        return self.fn(*args)
-
-
-_fused_gates = _Fused(_gates)
-
-
-_fused_gates_backward = _Fused(_gates_backward)
+#: the LSTM's pointwise work, fused by ``torch.compile`` into one loop over its inputs (no
+#: temporaries) on first use, for any size (``dynamic=True``). It moves tens of megabytes per
+#: step on the MNIST optimizee; ``benchmarks/meta_epoch.py`` measures the gain.
+_fused_gates = Lazy(_gates, dynamic=True)
+_fused_gates_backward = Lazy(_gates_backward, dynamic=True)
 
 
 class _LSTMCellFunction(torch.autograd.Function):

@@ -5,11 +5,11 @@ updates in one traced graph, compiled by Inductor.
 from __future__ import annotations
 
 import math
-import warnings
 
 import torch
 from torch.func import grad_and_value, vmap
 
+from l2l._compile import traced
 from l2l.maml.core import _inner, task_loss
 
 
@@ -67,26 +67,8 @@ _COMPILED: dict = {}
 
 
 def _compiled_step(key, step, example):
-    """``step`` compiled for the shapes of ``example``: traced to one flat graph of ATen operations
-    with ``make_fx`` (which sees through ``grad`` and ``vmap`` quickly) and compiled by Inductor,
-    so a call runs generated kernels with no Python tracing and no guards. Cached by ``key`` for
-    the session. Falls back to ``step`` itself, with a warning, if compilation fails (no C++
-    compiler, an unsupported platform, ...)."""
-    if key in _COMPILED:
-        return _COMPILED[key]
-    try:  # private entry points of torch: a release without them trains eagerly
-        from torch._inductor import compile as inductor_compile
-        from torch.fx.experimental.proxy_tensor import make_fx
-
-        def positional(*args):
-            return step(*args)
-
-        graph = make_fx(positional, tracing_mode="fake")(*example)
-        compiled = inductor_compile(graph, [a.clone() for a in example])
-    except Exception as error:  # noqa: BLE001 — any failure: train in eager mode instead
-        warnings.warn(f"could not compile the MAML step ({type(error).__name__}: {error}); "
-                      "training in eager mode", stacklevel=3)
-        return step
-
-    _COMPILED[key] = compiled
-    return compiled
+    """``step`` compiled for the shapes of ``example`` (:func:`l2l._compile.traced`), cached by
+    ``key`` for the session; ``step`` itself when compilation is off or fails."""
+    if key not in _COMPILED:
+        _COMPILED[key] = traced(step, example, "the MAML step")
+    return _COMPILED[key]

@@ -16,7 +16,6 @@ from tqdm.auto import tqdm
 from l2l import _checks
 from l2l.maml.core import LossFn, Params, _check_params, mse, parameters_of
 from l2l.maml.fused import _compiled_step, _make_step
-from l2l.runtime import compile_allowed
 
 
 @dataclass
@@ -152,7 +151,7 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
                              dtype=dtype)
         data = [getattr(batch, f).reshape(n, meta_batch, *getattr(batch, f).shape[1:]).unbind(0)
                 for f in ("x_support", "y_support", "x_query", "y_query")]
-        if first == 0 and compile and compile_allowed():
+        if first == 0 and compile:
             tick = time.perf_counter()
             # buffers (if any) are baked into the graph as constants: then the key is the module
             key = (type(model), repr(model), (id(model),) if list(model.buffers()) else (),
