@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
+from l2l._flat import flatten, unflatten
+
 Params = dict[str, torch.Tensor]
 
 HIDDEN = (100, 100)
@@ -167,18 +169,6 @@ def reinforce_loss(log_probs: torch.Tensor, adv: torch.Tensor, mask: torch.Tenso
 
 # --- TRPO -------------------------------------------------------------------------------------
 
-def flat(tensors) -> torch.Tensor:
-    return torch.cat([t.reshape(-1) for t in tensors])
-
-
-def unflat(vector: torch.Tensor, like: Params) -> Params:
-    out, start = {}, 0
-    for name, p in like.items():
-        out[name] = vector[start:start + p.numel()].reshape(p.shape)
-        start += p.numel()
-    return out
-
-
 def conjugate_gradient(matvec: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor,
                        iterations: int = 10, tolerance: float = 1e-10) -> torch.Tensor:
     """Approximate solution of A x = b for symmetric positive-definite A given as ``matvec``
@@ -228,27 +218,28 @@ def trpo_step(params: Params, objective: Callable[[Params], tuple[torch.Tensor, 
     theta = {n: p.detach().requires_grad_(True) for n, p in params.items()}
     names = list(theta)
     loss, kl = objective(theta)
-    grad = flat(torch.autograd.grad(loss, [theta[n] for n in names], retain_graph=True,
+    grad = flatten(torch.autograd.grad(loss, [theta[n] for n in names], retain_graph=True,
                                     allow_unused=True, materialize_grads=True))
     if not torch.isfinite(grad).all():
         raise FloatingPointError("the TRPO surrogate's gradient is not finite")
     kl_for_f = kl if curvature is None else curvature(theta)
-    kl_grad = flat(torch.autograd.grad(kl_for_f, [theta[n] for n in names], create_graph=True,
+    kl_grad = flatten(torch.autograd.grad(kl_for_f, [theta[n] for n in names], create_graph=True,
                                        allow_unused=True, materialize_grads=True))
 
     def fisher(v):
         hv = torch.autograd.grad(kl_grad @ v, [theta[n] for n in names], retain_graph=True,
                                  allow_unused=True, materialize_grads=True)
-        return flat(hv) + damping * v
+        return flatten(hv) + damping * v
 
     x = conjugate_gradient(fisher, grad, cg_iterations)
     xfx = x @ fisher(x)
-    old = flat(p.detach() for p in theta.values())
+    old = flatten(p.detach() for p in theta.values())
+    shapes = {n: p.shape for n, p in params.items()}
     if not xfx > 0:
         return TRPOStep(params, loss.item(), loss.item(), 0.0, -1)
     full_step = -torch.sqrt(2 * max_kl / xfx) * x
     for k in range(max_backtracks):
-        candidate = unflat(old + backtrack_ratio ** k * full_step, params)
+        candidate = unflatten(old + backtrack_ratio ** k * full_step, shapes)
         new_loss, kl = (value.detach() for value in objective(candidate))
         if new_loss < loss and kl <= max_kl:
             return TRPOStep(candidate, loss.item(), new_loss.item(), kl.item(), k)

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from functools import partial
 
 import torch
-from torch.func import grad, vmap
+from torch.func import vmap
 from tqdm.auto import tqdm
 
 from l2l import _checks
 from l2l._compile import Lazy
+from l2l.inner_sgd import sgd
 from l2l.tasks.regression import TaskBatch
 
 __all__ = [
@@ -48,16 +49,14 @@ Loss = Callable[..., torch.Tensor]
 
 
 def inner_sgd(loss: Loss, params: Params, minibatches: tuple, lr: float) -> Params:
-    """W = SGD(L, φ, k): one SGD step φ ← φ − α ∇L(φ; minibatch i) for each of the k minibatches.
+    """W = SGD(L, φ, k): one SGD step φ ← φ − α ∇L(φ; minibatch i) for each of the k minibatches
+    (:func:`l2l.inner_sgd.sgd`).
 
     ``minibatches`` is a tuple of tensors whose first dimension runs over the k minibatches;
     minibatch i is ``tuple(t[i] for t in minibatches)``.
     """
-    gradient = grad(loss)
-    for i in range(minibatches[0].shape[0]):
-        g = gradient(params, *(t[i] for t in minibatches))
-        params = {name: p - lr * g[name] for name, p in params.items()}
-    return params
+    k = minibatches[0].shape[0]
+    return sgd(loss, params, [tuple(t[i] for t in minibatches) for i in range(k)], lr)
 
 
 def reptile_update(params: Params, adapted: Params, epsilon: float) -> Params:

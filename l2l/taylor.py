@@ -44,6 +44,8 @@ import torch
 from torch.func import functional_call, grad, jvp, vjp, vmap
 
 from l2l import _checks
+from l2l._flat import flatten, unflatten
+from l2l.inner_sgd import sgd_path
 
 __all__ = [
     "METHODS",
@@ -94,26 +96,21 @@ def flat_mse_loss(model: torch.nn.Module) -> tuple[Loss, torch.Tensor]:
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    named = [(name, p.shape) for name, p in model.named_parameters()]
-    sizes = [shape.numel() for _, shape in named]
+    shapes = {name: p.shape for name, p in model.named_parameters()}
 
     def loss(phi, x, y):
-        pieces = torch.split(phi, sizes)
-        params = {name: piece.view(shape) for (name, shape), piece in zip(named, pieces, strict=True)}
-        return ((functional_call(model, params, (x,)) - y) ** 2).mean()
+        return ((functional_call(model, unflatten(phi, shapes), (x,)) - y) ** 2).mean()
 
-    phi = torch.cat([p.detach().flatten() for p in model.parameters()])
+    phi = flatten(p.detach() for p in model.parameters())
     return loss, phi
 
 
 def _sgd(loss: Loss, phi, xs, ys, alpha: float):
     """SGD on the minibatches ``xs[i], ys[i]`` in order; returns the end point and Σ_i g_i."""
-    total = torch.zeros_like(phi)
-    for x, y in zip(xs, ys, strict=True):
-        g = grad(loss)(phi, x, y)
+    end, total = phi, torch.zeros_like(phi)
+    for end, g in sgd_path(loss, phi, zip(xs, ys, strict=True), alpha):  # noqa: B007
         total = total + g
-        phi = phi - alpha * g
-    return phi, total
+    return end, total
 
 
 def meta_gradients(loss: Loss, phi, xs, ys, alpha: float) -> dict[str, torch.Tensor]:

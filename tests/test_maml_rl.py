@@ -6,6 +6,7 @@ import torch
 
 from l2l import maml_rl
 from l2l import policy_gradient as pg
+from l2l._flat import flatten, unflatten
 from l2l.tasks import navigation as nav
 
 
@@ -58,16 +59,18 @@ def test_meta_gradient_through_the_inner_step_matches_finite_differences():
     params, batch = tiny_batch()
     theta = {n: p.clone().requires_grad_() for n, p in params.items()}
     surrogate, _ = maml_rl.meta_objective(theta, batch, 0.5)
-    grad = pg.flat(torch.autograd.grad(surrogate, list(theta.values())))
+    grad = flatten(torch.autograd.grad(surrogate, list(theta.values())))
     first = {n: p.clone().requires_grad_() for n, p in params.items()}
-    fo_grad = pg.flat(torch.autograd.grad(maml_rl.meta_objective(first, batch, 0.5, first_order=True)[0],
+    fo_grad = flatten(torch.autograd.grad(maml_rl.meta_objective(first, batch, 0.5, first_order=True)[0],
                                           list(first.values())))
     v = torch.randn(grad.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     eps = 1e-5
-    x = pg.flat(params.values())
+    x = flatten(params.values())
+
+    shapes = {n: p.shape for n, p in params.items()}
 
     def value(vec):
-        return maml_rl.meta_objective(pg.unflat(vec, params), batch, 0.5)[0].item()
+        return maml_rl.meta_objective(unflatten(vec, shapes), batch, 0.5)[0].item()
     numeric = (value(x + eps * v) - value(x - eps * v)) / (2 * eps)
     assert (grad @ v).item() == pytest.approx(numeric, rel=1e-6, abs=1e-9)
     # the second-order term is not negligible here: first-order MAML's gradient differs

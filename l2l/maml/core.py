@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch.func import functional_call, grad, grad_and_value, vmap
+from torch.func import functional_call, grad_and_value, vmap
 
 from l2l import _checks
+from l2l.inner_sgd import sgd
 from l2l.tasks.regression import TaskBatch
 
 Params = dict[str, torch.Tensor]
@@ -59,19 +60,10 @@ def task_loss(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor
     return loss_fn(functional_call(model, params, (x,)), y)
 
 
-def _sgd_step(model, params, x, y, lr, loss_fn, first_order) -> Params:
-    """One SGD step on one task (``lr`` may be a tensor, e.g. one α per batched run)."""
-    g = grad(task_loss, argnums=1)(model, params, x, y, loss_fn)
-    if first_order:
-        g = {name: gi.detach() for name, gi in g.items()}
-    return {name: p - lr * g[name] for name, p in params.items()}
-
-
 def _inner(model, params, x, y, lr, steps, loss_fn, first_order) -> Params:
-    """``steps`` SGD steps on one task: the adapted parameters."""
-    for _ in range(steps):
-        params = _sgd_step(model, params, x, y, lr, loss_fn, first_order)
-    return params
+    """``steps`` SGD steps on one task's points (:func:`l2l.inner_sgd.sgd`): the adapted parameters."""
+    return sgd(lambda p, x_i, y_i: task_loss(model, p, x_i, y_i, loss_fn), params, [(x, y)] * steps, lr,
+               first_order=first_order)
 
 
 def adapt(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, *, lr: float,

@@ -13,7 +13,8 @@ from torch import nn
 from torch.func import vmap
 
 from l2l import _checks
-from l2l.maml.core import LossFn, Params, _check_params, _sgd_step, mse, task_loss
+from l2l.inner_sgd import sgd_path
+from l2l.maml.core import LossFn, Params, _check_params, mse, task_loss
 from l2l.tasks.regression import TaskBatch
 
 
@@ -33,12 +34,14 @@ def adaptation_losses(model: nn.Module, params: Params, batch: TaskBatch, *, lr:
     params = {name: p.detach() for name, p in params.items()}
 
     def curve(xs, ys, xq, yq):
-        p, out = params, []
-        for step in range(steps + 1):
-            out.append(task_loss(model, p, xq, yq, loss_fn))
-            if step < steps:
-                p = _sgd_step(model, p, xs, ys, lr, loss_fn, True)
-        return torch.stack(out)
+        def query(p):
+            return task_loss(model, p, xq, yq, loss_fn)
+
+        def support(p, x, y):
+            return task_loss(model, p, x, y, loss_fn)
+
+        path = sgd_path(support, params, [(xs, ys)] * steps, lr, first_order=True)
+        return torch.stack([query(params), *(query(p) for p, _ in path)])
 
     with torch.no_grad():
         losses = vmap(curve)(batch.x_support, batch.y_support, batch.x_query, batch.y_query).T

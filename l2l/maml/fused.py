@@ -4,12 +4,11 @@ updates in one traced graph, compiled by Inductor.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch.func import grad_and_value, vmap
 
 from l2l._compile import traced
+from l2l._flat import unflatten
 from l2l.maml.core import _inner, task_loss
 
 
@@ -23,14 +22,10 @@ def _make_step(model, names, shapes, loss_fn, inner_steps, groups):
     what it needs: joint training has no inner loop, FOMAML no second derivatives.
     Returns the meta-loss of every run (rows of ``P``).
     """
-    sizes = [math.prod(shape) for shape in shapes]
-
-    def unflatten(row):
-        return {n: piece.view(shape) for n, piece, shape in
-                zip(names, torch.split(row, sizes), shapes, strict=True)}
+    named_shapes = dict(zip(names, shapes, strict=True))
 
     def run_loss(row, alpha, xs, ys, xq, yq, kind):
-        params = unflatten(row)
+        params = unflatten(row, named_shapes)
         if kind == "joint":  # nothing to adapt: fit every point of every task
             x, y = torch.cat([xs, xq], dim=1), torch.cat([ys, yq], dim=1)
             return vmap(lambda x_i, y_i: task_loss(model, params, x_i, y_i, loss_fn))(x, y).mean()

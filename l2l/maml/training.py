@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import itertools
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,7 +11,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from l2l import _checks
+from l2l import _checks, _compile
+from l2l._flat import flatten, unflatten
 from l2l.maml.core import LossFn, Params, _check_params, mse, parameters_of
 from l2l.maml.fused import _compiled_step, _make_step
 
@@ -132,7 +131,7 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
     for kind, runs in by_kind.items():
         groups.append((kind, row, len(runs)))
         row += len(runs)
-    flat = torch.cat([start[n].reshape(-1) for n in names]).to(device)
+    flat = flatten(start[n] for n in names).to(device)
     P = flat.unsqueeze(0).repeat(n_runs, 1)
     M, V = torch.zeros_like(P), torch.zeros_like(P)
     dtype = P.dtype
@@ -151,7 +150,7 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
                              dtype=dtype)
         data = [getattr(batch, f).reshape(n, meta_batch, *getattr(batch, f).shape[1:]).unbind(0)
                 for f in ("x_support", "y_support", "x_query", "y_query")]
-        if first == 0 and compile:
+        if first == 0 and compile and _compile.enabled():
             tick = time.perf_counter()
             # buffers (if any) are baked into the graph as constants: then the key is the module
             key = (type(model), repr(model), (id(model),) if list(model.buffers()) else (),
@@ -177,8 +176,6 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
     seconds = time.perf_counter() - began
     rate = iterations / max(seconds - compile_seconds, 1e-9)
     trained = [None] * n_runs
-    offsets = [0, *itertools.accumulate(math.prod(shape) for shape in shapes)]
     for j, r in enumerate(order):
-        trained[r] = {n: P[j, offsets[i]:offsets[i + 1]].reshape(shapes[i]).clone()
-                      for i, n in enumerate(names)}
+        trained[r] = {n: p.clone() for n, p in unflatten(P[j], dict(zip(names, shapes, strict=True))).items()}
     return MAMLResult(trained, losses, alphas, fos, seconds, compile_seconds, rate, compiled)
