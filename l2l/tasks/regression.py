@@ -1,10 +1,10 @@
 """Task distributions for few-shot regression: sine waves and linear regression.
 
-A *task distribution* is a small frozen dataclass whose ``sample`` method (e.g.
-:meth:`SineTasks.sample`) draws a batch of tasks at once and returns a :class:`TaskBatch`:
-support and query sets as tensors of shape ``(n_tasks, K, 1)``, plus the parameters that define
-each task (so that the true function can be drawn, or evaluated on a grid, with its ``function``,
-e.g. :meth:`SineTasks.function`). Every random draw takes a
+A *task distribution* is a small frozen dataclass whose ``sample`` method
+(:meth:`TaskDistribution.sample`, which both inherit) draws a batch of tasks at once and returns
+a :class:`TaskBatch`: support and query sets as tensors of shape ``(n_tasks, K, 1)``, plus the
+parameters that define each task (so that the true function can be drawn, or evaluated on a grid,
+with its ``function``, e.g. :meth:`SineTasks.function`). Every random draw takes a
 ``torch.Generator`` (or an int seed); the numbers are drawn on the generator's device (the CPU by
 default) and then moved to ``device``, so a seed gives the same tasks on every device.
 
@@ -121,8 +121,43 @@ def _points(n, k, fixed, name, x_range, generator, dtype):
     return _uniform(n, x_range, generator, dtype, (k, 1))
 
 
+class TaskDistribution:
+    """A distribution of regression tasks: :meth:`sample` checks the request, and each
+    distribution draws its parameters and points in ``_draw``."""
+
+    def sample(
+        self,
+        n_tasks: int,
+        k_support: int,
+        k_query: int | None = None,
+        generator: torch.Generator | int | None = None,
+        device: torch.device | str = "cpu",
+        *,
+        dtype: torch.dtype = torch.float32,
+        support_x: torch.Tensor | None = None,
+        query_x: torch.Tensor | None = None,
+    ) -> TaskBatch:
+        """Draw ``n_tasks`` tasks with ``k_support`` support and ``k_query`` query points.
+
+        Arguments:
+            n_tasks: how many tasks.
+            k_support: support points per task (K), drawn uniformly from ``x_range``.
+            k_query: query points per task, fresh draws of the same task; defaults to ``k_support``.
+            generator: a ``torch.Generator`` or an int seed; ``None`` uses the global RNG.
+            device: where the returned tensors live.
+            dtype: floating dtype of the tensors (float32 by default).
+            support_x, query_x: fixed inputs instead of random ones, shared by all tasks, of shape
+                ``(M,)`` or ``(M, 1)`` (e.g. a grid of [-5, 5]); then ``k_support``/``k_query`` are
+                ignored.
+        """
+        n_tasks = _checks.positive_int("n_tasks", n_tasks)
+        k_query = k_support if k_query is None else k_query
+        return self._draw(n_tasks, k_support, k_query, _generator(generator), dtype, support_x,
+                          query_x).to(device)
+
+
 @dataclass(frozen=True)
-class SineTasks:
+class SineTasks(TaskDistribution):
     """Sine waves ``y = amplitude * sin(x - phase)``, the regression benchmark of MAML.
 
     Defaults are the MAML paper's (Finn et al., 2017): amplitude ~ U[0.1, 5], phase ~ U[0, pi],
@@ -146,45 +181,17 @@ class SineTasks:
         phase = params["phase"].reshape(-1, 1, 1)
         return amplitude * torch.sin(x - phase)
 
-    def sample(
-        self,
-        n_tasks: int,
-        k_support: int,
-        k_query: int | None = None,
-        generator: torch.Generator | int | None = None,
-        device: torch.device | str = "cpu",
-        *,
-        dtype: torch.dtype = torch.float32,
-        support_x: torch.Tensor | None = None,
-        query_x: torch.Tensor | None = None,
-    ) -> TaskBatch:
-        """Draw ``n_tasks`` sine waves with ``k_support`` support and ``k_query`` query points.
-
-        Arguments:
-            n_tasks: how many tasks.
-            k_support: support points per task (K), drawn uniformly from ``x_range``.
-            k_query: query points per task, fresh draws of the same task; defaults to ``k_support``.
-            generator: a ``torch.Generator`` or an int seed; ``None`` uses the global RNG.
-            device: where the returned tensors live.
-            dtype: floating dtype of the tensors (float32 by default).
-            support_x, query_x: fixed inputs instead of random ones, shared by all tasks, of shape
-                ``(M,)`` or ``(M, 1)`` (e.g. a grid of [-5, 5]); then ``k_support``/``k_query`` are
-                ignored.
-        """
-        n_tasks = _checks.positive_int("n_tasks", n_tasks)
-        k_query = k_support if k_query is None else k_query
-        gen = _generator(generator)
+    def _draw(self, n_tasks, k_support, k_query, gen, dtype, support_x, query_x) -> TaskBatch:
         amplitude = _uniform(n_tasks, self.amplitude, gen, dtype)
         phase = _uniform(n_tasks, self.phase, gen, dtype)
         params = {"amplitude": amplitude, "phase": phase}
         xs = _points(n_tasks, k_support, support_x, "support_x", self.x_range, gen, dtype)
         xq = _points(n_tasks, k_query, query_x, "query_x", self.x_range, gen, dtype)
-        batch = TaskBatch(xs, self.function(params, xs), xq, self.function(params, xq), params)
-        return batch.to(device)
+        return TaskBatch(xs, self.function(params, xs), xq, self.function(params, xq), params)
 
 
 @dataclass(frozen=True)
-class LinearTasks:
+class LinearTasks(TaskDistribution):
     """Lines ``y = slope * x + intercept + noise``, with inputs whose scale may differ by task.
 
     Each task picks a scale ``s`` uniformly from ``x_scales`` and draws its inputs from U[-s, s];
@@ -239,25 +246,8 @@ class LinearTasks:
         out[..., 1, 1] = 1.0
         return out
 
-    def sample(
-        self,
-        n_tasks: int,
-        k_support: int,
-        k_query: int | None = None,
-        generator: torch.Generator | int | None = None,
-        device: torch.device | str = "cpu",
-        *,
-        dtype: torch.dtype = torch.float32,
-        support_x: torch.Tensor | None = None,
-        query_x: torch.Tensor | None = None,
-    ) -> TaskBatch:
-        """Draw ``n_tasks`` lines; same arguments as :meth:`SineTasks.sample`.
-
-        Fixed ``support_x``/``query_x`` are used as given (not rescaled by the task's scale).
-        """
-        n_tasks = _checks.positive_int("n_tasks", n_tasks)
-        k_query = k_support if k_query is None else k_query
-        gen = _generator(generator)
+    def _draw(self, n_tasks, k_support, k_query, gen, dtype, support_x, query_x) -> TaskBatch:
+        """Fixed ``support_x``/``query_x`` are used as given (not rescaled by the task's scale)."""
         gdev = gen.device if gen is not None else "cpu"
         pick = torch.randint(len(self.x_scales), (n_tasks,), generator=gen, device=gdev)
         scale = torch.tensor(self.x_scales, dtype=dtype, device=gdev)[pick]
@@ -281,4 +271,4 @@ class LinearTasks:
 
         xs = points(k_support, support_x, "support_x")
         xq = points(k_query, query_x, "query_x")
-        return TaskBatch(xs, targets(xs), xq, targets(xq), params).to(device)
+        return TaskBatch(xs, targets(xs), xq, targets(xq), params)
