@@ -382,3 +382,21 @@ def test_the_compile_switch_turns_the_maml_step_eager(monkeypatch):
     kw = dict(iterations=2, generator=1, progress=False, meta_batch=3, k_support=5)
     result = train_maml(tiny_net(torch.float64, hidden=4), SineTasks(), compile=True, **kw)
     assert not result.compiled and result.compile_seconds == 0.0
+
+
+def test_a_callable_meta_lr_is_read_at_every_iteration():
+    calls = []
+
+    def warm_up(iteration):
+        calls.append(iteration)
+        return 0.0 if iteration == 0 else 1e-2
+
+    kw = dict(iterations=3, meta_batch=3, k_support=5, generator=1, compile=False, progress=False)
+    net = tiny_net(torch.float64, hidden=4)
+    start = parameters_of(net)
+    moved = train_maml(net, SineTasks(), meta_lr=warm_up, **kw)
+    still = train_maml(net, SineTasks(), meta_lr=lambda iteration: 0.0, **kw)
+    assert calls == [0, 1, 2]
+    assert all(torch.equal(still.params[0][n], p) for n, p in start.items())
+    assert not all(torch.equal(moved.params[0][n], p) for n, p in start.items())
+    torch.testing.assert_close(moved.losses[:2], still.losses[:2])  # nothing moved before iteration 1

@@ -1,0 +1,106 @@
+"""meta_train's settings each change what it does: a test fails when one is ignored."""
+
+import copy
+
+import pytest
+import torch
+
+from l2l.learned_optimizer import LSTMOptimizer, meta_train, validation_score
+from l2l.tasks.problems import QuadraticProblem, quadratic_family, sample_quadratics
+
+
+class OffsetQuadratic(QuadraticProblem):
+    """A quadratic whose values carry a constant ``offset`` (its gradients do not): a validation
+    problem whose later scores a test can make worse without changing the optimizer's path."""
+
+    offset = 0.0
+
+    def loss(self, theta, step=0):
+        return super().loss(theta, step) + self.offset
+
+    def loss_and_grad(self, theta, step=0):
+        value, grad = super().loss_and_grad(theta, step)
+        return value + self.offset, grad
+
+
+def _validation():
+    q = sample_quadratics(batch=4, dim=3, generator=5)
+    return OffsetQuadratic(q.W, q.y, q.theta0)
+
+
+def _net():
+    torch.manual_seed(0)
+    return LSTMOptimizer(hidden_size=4)
+
+
+KW = dict(steps=4, unroll=2, meta_lr=1e-2, progress=False)
+
+
+def test_the_best_validation_weights_are_restored_even_when_later_ones_are_worse():
+    val, states = _validation(), {}
+
+    def spoil_later_scores(net, log):
+        states[log.val_epochs[-1]] = copy.deepcopy(net.state_dict())
+        val.offset = 1e3  # every later score is 1000 higher: the first validation stays the best
+
+    net = _net()
+    log = meta_train(net, quadratic_family(batch=4, dim=3), 6, validation=[val], eval_every=2,
+                     on_validation=spoil_later_scores, **KW)
+    assert log.best_epoch == 2 and log.val_epochs == [2, 4, 6]
+    assert not all(torch.equal(states[2][k], states[6][k]) for k in states[2])  # training went on
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, states[2][key])
+
+
+def test_scores_average_the_last_score_last_steps():
+    val, seen = [sample_quadratics(batch=4, dim=3, generator=5)], []
+
+    def rescore(net, log):
+        seen.append((log.val_scores[-1], validation_score(net, val, 4, last=3),
+                     validation_score(net, val, 4, last=1)))
+
+    meta_train(_net(), quadratic_family(batch=4, dim=3), 2, validation=val, eval_every=1, score_last=3,
+               on_validation=rescore, **KW)
+    for logged, last3, last1 in seen:
+        assert logged == last3 and logged != last1
+
+
+def _moved(**kwargs):
+    net = _net()
+    before = copy.deepcopy(net.state_dict())
+    meta_train(net, quadratic_family(batch=4, dim=3), 1, **{**KW, "steps": 2, "unroll": 2, **kwargs})
+    return torch.cat([(net.state_dict()[k] - before[k]).flatten() for k in before])
+
+
+def test_the_schedule_multiplies_the_meta_learning_rate():
+    full, half = _moved(), _moved(lr_schedule=lambda epoch: 0.5)
+    # one Adam step: the update is lr · m̂ / (√v̂ + ε), so it halves with the learning rate
+    torch.testing.assert_close(half, 0.5 * full, rtol=1e-4, atol=1e-9)
+    assert full.abs().max() > 1e-3
+    assert _moved(lr_schedule=lambda epoch: 0.0).abs().max() == 0
+
+
+def test_the_schedule_counts_epochs_from_one():
+    def first_epoch_only(epoch):
+        return 1.0 if epoch == 1 else 0.0
+
+    net, once = _net(), _net()
+    start = copy.deepcopy(net.state_dict())
+    meta_train(net, quadratic_family(batch=4, dim=3), 3, lr_schedule=first_epoch_only, **KW)
+    meta_train(once, quadratic_family(batch=4, dim=3), 1, **KW)
+    assert not all(torch.equal(start[k], v) for k, v in net.state_dict().items())
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, once.state_dict()[key])
+
+
+def test_clipping_bounds_the_meta_gradient():
+    free, clipped = _moved(), _moved(clip_grad_norm=1e-12)
+    # a gradient clipped to norm 1e-12 is far below Adam's ε = 1e-8: the first step all but vanishes
+    assert clipped.abs().max() < 1e-3 * free.abs().max()
+    assert _moved(clip_grad_norm=1e6).equal(free)  # a bound above the norm changes nothing
+
+
+@pytest.mark.parametrize("weights", ["uniform", "linear"])
+def test_different_step_weights_train_differently(weights):
+    other = "linear" if weights == "uniform" else "uniform"
+    assert not _moved(step_weights=weights).equal(_moved(step_weights=other))
