@@ -400,3 +400,33 @@ def test_a_callable_meta_lr_is_read_at_every_iteration():
     assert all(torch.equal(still.params[0][n], p) for n, p in start.items())
     assert not all(torch.equal(moved.params[0][n], p) for n, p in start.items())
     torch.testing.assert_close(moved.losses[:2], still.losses[:2])  # nothing moved before iteration 1
+
+
+def test_train_maml_is_adam_on_the_public_maml_loss():
+    """The fused step against the chapter's recipe written out: ``maml_loss`` on each iteration's
+    tasks, its gradient by autograd, one ``torch.optim.Adam`` step (the compiled step equals the
+    eager one: test_compiled_step_equals_eager_step)."""
+    torch.set_num_threads(1)
+    n, meta_batch, k = 4, 3, 5
+    runs = [(0.05, False), (0.05, True), (0.0, False)]  # MAML, FOMAML, joint training
+    result = train_maml(tiny_net(), SineTasks(), iterations=n, meta_batch=meta_batch, k_support=k,
+                        inner_lr=[a for a, _ in runs], first_order=[f for _, f in runs], meta_lr=0.01,
+                        generator=3, compile=False, progress=False)
+    tasks = SineTasks().sample(n * meta_batch, k, k, generator=3, dtype=torch.float64)
+    for r, (alpha, first_order) in enumerate(runs):
+        params = {name: p.clone().requires_grad_() for name, p in parameters_of(tiny_net()).items()}
+        adam = torch.optim.Adam(params.values(), lr=0.01)
+        for i in range(n):
+            batch = tasks[i * meta_batch:(i + 1) * meta_batch]
+            if alpha == 0:  # nothing to adapt: the loss on every point of every task
+                both = [torch.cat(pair, dim=1) for pair in ((batch.x_support, batch.x_query),
+                                                            (batch.y_support, batch.y_query))]
+                batch = TaskBatch(batch.x_support, batch.y_support, *both, {})
+            loss = maml_loss(tiny_net(), params, batch, inner_lr=alpha, first_order=first_order,
+                             inner_steps=1 if alpha else 0)
+            assert abs(loss.item() - result.losses[i, r].item()) < 1e-6
+            adam.zero_grad()
+            loss.backward()
+            adam.step()
+        for name, p in params.items():
+            torch.testing.assert_close(result.params[r][name], p.detach(), rtol=0, atol=1e-6)

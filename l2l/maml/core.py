@@ -98,18 +98,28 @@ def adapt_tasks(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tens
     return vmap(lambda x_i, y_i: _inner(model, params, x_i, y_i, lr, steps, loss_fn, first_order))(x, y)
 
 
-def maml_loss(model: nn.Module, params: Params, batch: TaskBatch, *, inner_lr: float,
+def maml_loss(model: nn.Module, params: Params, batch: TaskBatch, *, inner_lr: float | torch.Tensor,
               inner_steps: int = 1, first_order: bool = False, loss_fn: LossFn = mse) -> torch.Tensor:
     """The meta-objective of Algorithm 1: the mean over the batch's tasks of the query loss after
-    ``inner_steps`` SGD steps of size ``inner_lr`` on each task's support set.
+    ``inner_steps`` SGD steps of size ``inner_lr`` on each task's support set,
+
+        L(θ) = (1/n) Σ_i L_{T_i}^{query}(θ − α ∇_θ L_{T_i}^{support}(θ))      (one step).
 
     Differentiate it with ``torch.func.grad`` (see :func:`maml_gradient`) or with autograd
-    (``params`` requiring grad). ``first_order=True`` gives FOMAML's gradient.
+    (``params`` requiring grad). ``first_order=True`` gives FOMAML's gradient. This is the
+    function :func:`~l2l.maml.training.train_maml` minimises; there ``inner_lr`` is a tensor, one
+    α per run trained side by side.
+
+    Example:
+        >>> batch = l2l.SineTasks().sample(25, 10, generator=0)
+        >>> net = torch.nn.Sequential(torch.nn.Linear(1, 40), torch.nn.ReLU(), torch.nn.Linear(40, 1))
+        >>> loss = maml_loss(net, parameters_of(net), batch, inner_lr=0.01)
     """
     if not isinstance(batch, TaskBatch):
         raise TypeError(f"batch must be a TaskBatch, got {type(batch).__name__}")
     _check_params(model, params)
-    inner_lr = _checks.nonneg_float("inner_lr", inner_lr)
+    if not isinstance(inner_lr, torch.Tensor):
+        inner_lr = _checks.nonneg_float("inner_lr", inner_lr)
     inner_steps = _checks.nonneg_int("inner_steps", inner_steps)
 
     def one(xs, ys, xq, yq):

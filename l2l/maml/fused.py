@@ -9,7 +9,8 @@ from torch.func import grad_and_value, vmap
 
 from l2l._compile import traced
 from l2l._flat import unflatten
-from l2l.maml.core import _inner, task_loss
+from l2l.maml.core import maml_loss
+from l2l.tasks.regression import TaskBatch
 
 
 def _make_step(model, names, shapes, loss_fn, inner_steps, groups):
@@ -20,21 +21,19 @@ def _make_step(model, names, shapes, loss_fn, inner_steps, groups):
     update. Runs of one kind (``groups``: kind, first row, number of rows) are
     batched with ``vmap`` over runs around the ``vmap`` over tasks, and each kind computes only
     what it needs: joint training has no inner loop, FOMAML no second derivatives.
-    Returns the meta-loss of every run (rows of ``P``).
+    Each run's loss is :func:`~l2l.maml.core.maml_loss` of its row; the step returns the
+    meta-loss of every run (rows of ``P``).
     """
     named_shapes = dict(zip(names, shapes, strict=True))
 
     def run_loss(row, alpha, xs, ys, xq, yq, kind):
         params = unflatten(row, named_shapes)
         if kind == "joint":  # nothing to adapt: fit every point of every task
-            x, y = torch.cat([xs, xq], dim=1), torch.cat([ys, yq], dim=1)
-            return vmap(lambda x_i, y_i: task_loss(model, params, x_i, y_i, loss_fn))(x, y).mean()
-
-        def one(xs_i, ys_i, xq_i, yq_i):
-            fast = _inner(model, params, xs_i, ys_i, alpha, inner_steps, loss_fn, kind == "first")
-            return task_loss(model, fast, xq_i, yq_i, loss_fn)
-
-        return vmap(one)(xs, ys, xq, yq).mean()
+            both = torch.cat([xs, xq], dim=1), torch.cat([ys, yq], dim=1)
+            return maml_loss(model, params, TaskBatch(xs, ys, *both, {}), inner_lr=0.0, inner_steps=0,
+                             loss_fn=loss_fn)
+        return maml_loss(model, params, TaskBatch(xs, ys, xq, yq, {}), inner_lr=alpha,
+                         inner_steps=inner_steps, first_order=kind == "first", loss_fn=loss_fn)
 
     def total(P, alphas, xs, ys, xq, yq):
         losses = torch.cat([
