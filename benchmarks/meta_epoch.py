@@ -76,7 +76,7 @@ def one_epoch(net, sample, device) -> tuple[float, float]:
     if device.type == "cuda":
         torch.cuda.synchronize()
     wall, cpu = time.perf_counter(), time.process_time()
-    lo.meta_train(net, sample, 1, meta_lr=3e-3, clip_grad_norm=1.0, progress=False)
+    lo.meta_train(net, sample, 1, outer=lo.OuterOptimizer(lr=3e-3, clip_grad_norm=1.0), progress=False)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - wall, time.process_time() - cpu

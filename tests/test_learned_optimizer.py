@@ -6,6 +6,9 @@ import torch
 from l2l.learned_optimizer import (
     LSTMOptimizer,
     MetaTrainLog,
+    OuterOptimizer,
+    Truncation,
+    Validation,
     evaluate,
     evaluate_many,
     meta_train,
@@ -98,7 +101,8 @@ def test_meta_training_lowers_the_meta_loss_on_a_tiny_problem():
     net = LSTMOptimizer(hidden_size=8)
     held_out = sample_quadratics(batch=16, dim=3, generator=123)
     before = _meta_loss(net, held_out)
-    meta_train(net, quadratic_family(batch=16, dim=3), 15, steps=20, unroll=5, meta_lr=1e-2, progress=False)
+    meta_train(net, quadratic_family(batch=16, dim=3), 15, truncation=Truncation(20, 5),
+               outer=OuterOptimizer(lr=1e-2), progress=False)
     assert _meta_loss(net, held_out) < 0.8 * before
 
 
@@ -107,8 +111,8 @@ def test_meta_training_keeps_the_best_validation_weights():
     net = LSTMOptimizer(hidden_size=8)
     val = [sample_quadratics(batch=8, dim=3, generator=5)]
     log = meta_train(
-        net, quadratic_family(batch=8, dim=3), 6, steps=10, unroll=5, meta_lr=1e-2,
-        validation=val, eval_every=2, progress=False,
+        net, quadratic_family(batch=8, dim=3), 6, truncation=Truncation(10, 5),
+        outer=OuterOptimizer(lr=1e-2), validation=Validation(val, every=2), progress=False,
     )
     assert log.val_epochs == [2, 4, 6]
     assert log.best_score == min(log.val_scores)
@@ -116,17 +120,25 @@ def test_meta_training_keeps_the_best_validation_weights():
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "make, message",
     [
-        ({"steps": 100, "unroll": 30}, "unroll=30 must divide steps=100"),
-        ({"meta_lr": 0.0}, "meta_lr must be a positive"),
-        ({"meta_lr": -1e-3}, "meta_lr must be a positive"),
-        ({"clip_grad_norm": -1.0}, "clip_grad_norm must be a positive"),
+        (lambda: Truncation(steps=100, unroll=30), "unroll=30 must divide steps=100"),
+        (lambda: Truncation(steps=0), "steps must be a positive"),
+        (lambda: OuterOptimizer(lr=0.0), "lr must be a positive"),
+        (lambda: OuterOptimizer(lr=-1e-3), "lr must be a positive"),
+        (lambda: OuterOptimizer(clip_grad_norm=-1.0), "clip_grad_norm must be a positive"),
+        (lambda: Validation(every=0), "eval_every must be a positive"),
+        (lambda: Validation(score_last=0), "score_last must be a positive"),
     ],
 )
-def test_meta_training_rejects_bad_arguments(kwargs, message):
+def test_settings_reject_bad_values(make, message):
     with pytest.raises(ValueError, match=message):
-        meta_train(LSTMOptimizer(), quadratic_family(batch=2, dim=2), 1, progress=False, **kwargs)
+        make()
+
+
+def test_meta_training_names_a_setting_of_the_wrong_kind():
+    with pytest.raises(TypeError, match="truncation must be an l2l.Truncation, got dict"):
+        meta_train(LSTMOptimizer(), quadratic_family(batch=2, dim=2), 1, truncation={"steps": 4})
 
 
 class _ExplodesAfter(Problem):
@@ -145,7 +157,8 @@ class _ExplodesAfter(Problem):
 
 def test_nan_during_meta_training_names_the_iteration():
     with pytest.raises(FloatingPointError, match=r"meta-epoch 1, unroll 3 \(meta-iteration 3\)"):
-        meta_train(LSTMOptimizer(), lambda g: _ExplodesAfter(bad=12), 1, steps=20, unroll=5, progress=False)
+        meta_train(LSTMOptimizer(), lambda g: _ExplodesAfter(bad=12), 1, truncation=Truncation(20, 5),
+                   progress=False)
 
 
 def test_quadratic_closed_form_gradient_matches_autograd():
@@ -192,18 +205,16 @@ def test_final_step_weights_need_the_whole_run_in_one_unroll():
     assert [STEP_WEIGHTS["final"](t, 4) for t in range(1, 5)] == [0.0, 0.0, 0.0, 1.0]
     family = quadratic_family(batch=2, dim=2)
     with pytest.raises(ValueError, match=r"no weight to steps 1..2, .*use unroll=4"):
-        meta_train(LSTMOptimizer(hidden_size=4), family, 1, steps=4, unroll=2, step_weights="final",
-                   progress=False)
+        Truncation(4, 2, step_weights="final")
     net = LSTMOptimizer(hidden_size=4)
     before = [p.detach().clone() for p in net.parameters()]
-    log = meta_train(net, family, 1, steps=4, unroll=4, step_weights="final", progress=False)
+    log = meta_train(net, family, 1, truncation=Truncation(4, 4, "final"), progress=False)
     assert len(log.meta_losses) == 1 and any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
 
 
 def test_unknown_step_weights_are_refused_with_the_allowed_names():
     with pytest.raises(ValueError, match="step_weights must be one of"):
-        meta_train(LSTMOptimizer(hidden_size=4), quadratic_family(batch=2, dim=2), 1, steps=2, unroll=2,
-                   step_weights="cubic", progress=False)  # fmt: skip
+        Truncation(2, 2, step_weights="cubic")
 
 
 def test_evaluate_many_equals_evaluate_rule_by_rule_and_returns_final_params():

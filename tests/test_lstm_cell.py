@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from l2l.learned_optimizer import LSTMOptimizer, meta_train
+from l2l.learned_optimizer import LSTMOptimizer, OuterOptimizer, Truncation, Validation, meta_train
 from l2l.learned_optimizer.lstm_cell import (
     _fused_gates,
     _fused_gates_backward,
@@ -56,9 +56,10 @@ def test_lr_schedule_scales_the_meta_learning_rate_and_callback_sees_each_valida
     seen = []
     net = LSTMOptimizer(hidden_size=4)
     log = meta_train(
-        net, quadratic_family(batch=2, dim=2), 4, steps=4, unroll=2, meta_lr=1e-2,
-        validation=[sample_quadratics(batch=2, dim=2, generator=1)], eval_every=2, progress=False,
-        lr_schedule=lambda epoch: 1.0 / epoch, on_validation=lambda n, lg: seen.append(list(lg.val_epochs)),
+        net, quadratic_family(batch=2, dim=2), 4, truncation=Truncation(4, 2),
+        outer=OuterOptimizer(lr=1e-2, schedule=lambda epoch: 1.0 / epoch), progress=False,
+        validation=Validation([sample_quadratics(batch=2, dim=2, generator=1)], every=2,
+                              callback=lambda n, lg: seen.append(list(lg.val_epochs))),
     )  # fmt: skip
     assert seen == [[2], [2, 4]] and log.val_epochs == [2, 4]
 
@@ -67,5 +68,6 @@ def test_a_zero_lr_schedule_leaves_the_optimizer_unchanged():
     net = LSTMOptimizer(hidden_size=4)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     family = quadratic_family(batch=2, dim=2)
-    meta_train(net, family, 2, steps=4, unroll=2, progress=False, lr_schedule=lambda e: 0.0)
+    meta_train(net, family, 2, truncation=Truncation(4, 2), outer=OuterOptimizer(schedule=lambda e: 0.0),
+               progress=False)
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())

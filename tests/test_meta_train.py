@@ -5,7 +5,14 @@ import copy
 import pytest
 import torch
 
-from l2l.learned_optimizer import LSTMOptimizer, meta_train, validation_score
+from l2l.learned_optimizer import (
+    LSTMOptimizer,
+    OuterOptimizer,
+    Truncation,
+    Validation,
+    meta_train,
+    validation_score,
+)
 from l2l.tasks.problems import QuadraticProblem, quadratic_family, sample_quadratics
 
 
@@ -33,7 +40,7 @@ def _net():
     return LSTMOptimizer(hidden_size=4)
 
 
-KW = dict(steps=4, unroll=2, meta_lr=1e-2, progress=False)
+KW = dict(truncation=Truncation(4, 2), outer=OuterOptimizer(lr=1e-2), progress=False)
 
 
 def test_the_best_validation_weights_are_restored_even_when_later_ones_are_worse():
@@ -44,8 +51,8 @@ def test_the_best_validation_weights_are_restored_even_when_later_ones_are_worse
         val.offset = 1e3  # every later score is 1000 higher: the first validation stays the best
 
     net = _net()
-    log = meta_train(net, quadratic_family(batch=4, dim=3), 6, validation=[val], eval_every=2,
-                     on_validation=spoil_later_scores, **KW)
+    log = meta_train(net, quadratic_family(batch=4, dim=3), 6,
+                     validation=Validation([val], every=2, callback=spoil_later_scores), **KW)
     assert log.best_epoch == 2 and log.val_epochs == [2, 4, 6]
     assert not all(torch.equal(states[2][k], states[6][k]) for k in states[2])  # training went on
     for key, value in net.state_dict().items():
@@ -59,25 +66,26 @@ def test_scores_average_the_last_score_last_steps():
         seen.append((log.val_scores[-1], validation_score(net, val, 4, last=3),
                      validation_score(net, val, 4, last=1)))
 
-    meta_train(_net(), quadratic_family(batch=4, dim=3), 2, validation=val, eval_every=1, score_last=3,
-               on_validation=rescore, **KW)
+    meta_train(_net(), quadratic_family(batch=4, dim=3), 2,
+               validation=Validation(val, every=1, score_last=3, callback=rescore), **KW)
     for logged, last3, last1 in seen:
         assert logged == last3 and logged != last1
 
 
-def _moved(**kwargs):
+def _moved(step_weights="uniform", **outer):
     net = _net()
     before = copy.deepcopy(net.state_dict())
-    meta_train(net, quadratic_family(batch=4, dim=3), 1, **{**KW, "steps": 2, "unroll": 2, **kwargs})
+    meta_train(net, quadratic_family(batch=4, dim=3), 1, truncation=Truncation(2, 2, step_weights),
+               outer=OuterOptimizer(lr=1e-2, **outer), progress=False)
     return torch.cat([(net.state_dict()[k] - before[k]).flatten() for k in before])
 
 
 def test_the_schedule_multiplies_the_meta_learning_rate():
-    full, half = _moved(), _moved(lr_schedule=lambda epoch: 0.5)
+    full, half = _moved(), _moved(schedule=lambda epoch: 0.5)
     # one Adam step: the update is lr · m̂ / (√v̂ + ε), so it halves with the learning rate
     torch.testing.assert_close(half, 0.5 * full, rtol=1e-4, atol=1e-9)
     assert full.abs().max() > 1e-3
-    assert _moved(lr_schedule=lambda epoch: 0.0).abs().max() == 0
+    assert _moved(schedule=lambda epoch: 0.0).abs().max() == 0
 
 
 def test_the_schedule_counts_epochs_from_one():
@@ -86,7 +94,8 @@ def test_the_schedule_counts_epochs_from_one():
 
     net, once = _net(), _net()
     start = copy.deepcopy(net.state_dict())
-    meta_train(net, quadratic_family(batch=4, dim=3), 3, lr_schedule=first_epoch_only, **KW)
+    meta_train(net, quadratic_family(batch=4, dim=3), 3, truncation=Truncation(4, 2),
+               outer=OuterOptimizer(lr=1e-2, schedule=first_epoch_only), progress=False)
     meta_train(once, quadratic_family(batch=4, dim=3), 1, **KW)
     assert not all(torch.equal(start[k], v) for k, v in net.state_dict().items())
     for key, value in net.state_dict().items():

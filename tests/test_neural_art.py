@@ -4,6 +4,7 @@ import torch
 import l2l
 from l2l.data import photos
 from l2l.experiments import neural_art as na
+from l2l.experiments.configs import NEURAL_ART
 from l2l.learned_optimizer import meta_train
 from l2l.tasks import style_transfer as st
 
@@ -125,13 +126,13 @@ def test_short_training_writes_weights_that_load_safely(tmp_path):
 
 
 def test_shipped_optimizers_load_and_their_records_repeat_with_the_command_line():
-    from l2l.experiments.train import SHIPPED_ART_EPOCHS
+    from l2l.experiments.configs import NEURAL_ART_EPOCHS as SHIPPED_ART_EPOCHS
 
     net, info = l2l.load_pretrained("neural_art_lstm"), l2l.pretrained_record("neural_art_lstm")
-    assert {k: info["config"][k] for k in na.TRAIN_CONFIG} == na.TRAIN_CONFIG
+    assert {k: info["config"][k] for k in NEURAL_ART} == NEURAL_ART
     command = f"python -m l2l.experiments.train neural_art --epochs {SHIPPED_ART_EPOCHS} --seed 0"
     assert info["command"] == command
-    assert info["best_epoch"] == SHIPPED_ART_EPOCHS and net.output_scale == na.TRAIN_CONFIG["output_scale"]
+    assert info["best_epoch"] == SHIPPED_ART_EPOCHS and net.output_scale == NEURAL_ART["output_scale"]
     short_info = l2l.pretrained_record("neural_art_lstm_h128")
     assert short_info["config"]["steps"] == 128 and short_info["config"].get("train_steps") is None
     assert "--train-steps 128" in short_info["command"]
@@ -201,7 +202,7 @@ def test_train_steps_set_the_meta_training_horizon_and_validation_keeps_steps(mo
     horizons = []
 
     def recording_meta_train(*args, **kwargs):
-        horizons.append(kwargs["steps"])
+        horizons.append(kwargs["truncation"].steps)
         return meta_train(*args, **kwargs)
 
     monkeypatch.setattr(na, "meta_train", recording_meta_train)

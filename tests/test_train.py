@@ -48,7 +48,8 @@ def test_every_experiment_has_a_help_page(capsys):
 
 
 def test_the_recorded_neural_art_command_repeats_the_non_default_options():
-    from l2l.experiments.neural_art import TRAIN_CONFIG, _command
+    from l2l.experiments.configs import NEURAL_ART as TRAIN_CONFIG
+    from l2l.experiments.neural_art import _command
 
     config = {**TRAIN_CONFIG, "unroll": 128, "step_weights": "final", "meta_lr": 1e-3, "train_steps": 128,
               "round_epochs": 10, "n_validation": 8}

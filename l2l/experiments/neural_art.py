@@ -17,7 +17,8 @@ from l2l import _checks
 from l2l.baselines import BASELINES, Tuned, lr_grid, tune_learning_rate
 from l2l.checkpoints import load_pretrained, pretrained_record, save_optimizer
 from l2l.data.photos import content_images, style_image
-from l2l.learned_optimizer import LSTMOptimizer, meta_train, validation_score
+from l2l.experiments.configs import NEURAL_ART
+from l2l.learned_optimizer import LSTMOptimizer, OuterOptimizer, Truncation, meta_train, validation_score
 from l2l.tasks.problems import Problem
 from l2l.tasks.style_transfer import RandomFeatures, art_family, art_problem
 
@@ -54,20 +55,6 @@ def tune_art_baselines(problems: Sequence[Problem], steps: int = 128, grids: dic
         best = min(scores, key=scores.get)
         tuned[name] = Tuned(name, best, BASELINES[name](best), dict(sorted(scores.items())))
     return tuned
-
-
-#: The settings of the shipped optimizer (``python -m l2l.experiments.train neural_art``): meta-training runs
-#: ``train_steps`` = 256 steps, twice the test horizon ``steps`` = 128 at which validation scores it
-#: (chosen over the paper's 128 on validation, 0.04558 against 0.04589; see the notebook),
-#: cut into unrolls of 32 (the paper's), one image per meta-batch, meta-lr 3e-3 with a fresh
-#: meta-Adam and a validation every ``round_epochs`` = 5, meta-gradient norm clipped at 1, and the
-#: update scaled to pixels in [0, 1]: × 0.1 (an unscaled update blows the image up; × 0.01 learned
-#: more slowly: validation 0.060 after 10 epochs against 0.052 with × 0.1). ``train_steps=None``
-#: meta-trains on ``steps``.
-TRAIN_CONFIG = {
-    "size": 64, "style": "hubble", "steps": 128, "train_steps": 256, "unroll": 32, "meta_lr": 3e-3,
-    "clip_grad_norm": 1.0, "output_scale": 0.1, "batch": 1, "n_validation": 4, "round_epochs": 5, "seed": 0,
-}
 
 
 def validation_problems(style: str = "hubble", size: int = 64, n: int = 4, seed: int = 1,
@@ -107,7 +94,7 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
     Returns:
         ``(net, info)``: the best network and a dict with the validation history and wall time.
     """
-    cfg = {**TRAIN_CONFIG, **(config or {})}
+    cfg = {**NEURAL_ART, **(config or {})}
     meta_epochs = _checks.positive_int("meta_epochs", meta_epochs)
     rounds = -(-meta_epochs // _checks.positive_int("round_epochs", cfg["round_epochs"]))
     torch.manual_seed(cfg["seed"])
@@ -141,10 +128,10 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
         meta_lr = cfg["meta_lr"]
         for from_epoch, lr in cfg.get("meta_lr_schedule") or ():
             meta_lr = lr if r * cfg["round_epochs"] >= from_epoch else meta_lr
-        meta_train(net, sample, epochs, steps=cfg["train_steps"] or cfg["steps"], unroll=cfg["unroll"],
-                   meta_lr=meta_lr,
-                   clip_grad_norm=cfg["clip_grad_norm"], generator=gen, progress=progress,
-                   step_weights=cfg.get("step_weights", "uniform"))
+        truncation = Truncation(cfg["train_steps"] or cfg["steps"], cfg["unroll"],
+                                cfg.get("step_weights", "uniform"))
+        meta_train(net, sample, epochs, truncation=truncation, generator=gen, progress=progress,
+                   outer=OuterOptimizer(lr=meta_lr, clip_grad_norm=cfg["clip_grad_norm"]))
         score = validation_score(net, validation, cfg["steps"])
         info["epochs"].append(r * cfg["round_epochs"] + epochs)
         info["val_scores"].append(score)
@@ -171,7 +158,7 @@ def _command(meta_epochs: int, cfg: dict, init: str | Path | None) -> str:
     flags = {"batch": "--batch", "meta_lr": "--meta-lr", "unroll": "--unroll", "train_steps": "--train-steps",
              "round_epochs": "--round-epochs", "n_validation": "--val-crops"}
     for option, flag in flags.items():
-        if cfg[option] != TRAIN_CONFIG[option]:
+        if cfg[option] != NEURAL_ART[option]:
             words.append(f"{flag} {cfg[option]:g}")
     if cfg.get("step_weights", "uniform") != "uniform":
         words.append(f"--step-weights {cfg['step_weights']}")

@@ -30,11 +30,14 @@ from l2l._files import atomic_write
 from l2l.baselines import Adam, lr_grid, tune_learning_rate
 from l2l.checkpoints import PRETRAINED, load_pretrained, pretrained_record, save_optimizer
 from l2l.data.mnist import mnist_splits
+from l2l.experiments.configs import MNIST, NEURAL_ART, NEURAL_ART_EPOCHS
 from l2l.experiments.mnist import CONDITIONS, condition_problem
 from l2l.learned_optimizer import (
     STEP_WEIGHTS,
     LSTMOptimizer,
     MetaTrainLog,
+    OuterOptimizer,
+    Validation,
     meta_train,
     validation_score,
 )
@@ -78,19 +81,17 @@ def cosine_schedule(epochs: int, floor: float = 0.1) -> Callable[[int], float]:
 # --- MNIST (Andrychowicz et al. 2016, section 3.2) ---------------------------------------
 
 
-#: Seed of the validation networks, the same for every run so that their scores compare across runs.
-VALIDATION_SEED = 10_000
-
-
 def _mnist_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=500, help="meta-epochs (default 500)")
     parser.add_argument("--seed", type=int, default=0, help="seed of φ, problems and minibatches")
-    parser.add_argument("--meta-lr", type=float, default=3e-3, help="Adam's meta learning rate")
-    parser.add_argument("--clip", type=float, default=1.0, help="meta-gradient norm clip")
+    parser.add_argument("--meta-lr", type=float, default=MNIST.outer.lr, help="Adam's meta learning rate")
+    parser.add_argument("--clip", type=float, default=MNIST.outer.clip_grad_norm,
+                        help="meta-gradient norm clip")
     parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                         help="meta learning-rate schedule (cosine: decays to 0.1 × meta-lr)")  # fmt: skip
-    parser.add_argument("--eval-every", type=int, default=20, help="validate every N epochs")
-    parser.add_argument("--val-runs", type=int, default=8, help="MLP runs on validation images")
+    parser.add_argument("--eval-every", type=int, default=MNIST.eval_every, help="validate every N epochs")
+    parser.add_argument("--val-runs", type=int, default=MNIST.validation_runs,
+                        help="MLP runs on validation images")
     parser.add_argument("--init", type=Path, default=None,
                         help="fine-tune: start from this saved optimizer (path without suffix)")
     parser.add_argument("--out", type=Path, default=PRETRAINED, help="output folder")
@@ -100,8 +101,9 @@ def _mnist_arguments(parser: argparse.ArgumentParser) -> None:
 def train_mnist(args: argparse.Namespace) -> dict:
     """Meta-train the paper's optimizer on the 784-20-10 sigmoid MLP and keep the best by validation.
 
-    Two-layer LSTM with 20 units, preprocessing p = 10, output × 0.1; 100 steps, unroll 20,
-    minibatches of 128; Adam on φ. Validation: mean loss over the last 10 of 100 steps on
+    The settings are :data:`~l2l.experiments.configs.MNIST`: two-layer LSTM with 20 units,
+    preprocessing p = 10, output × 0.1; 100 steps, unroll 20, minibatches of 128; Adam on φ,
+    overridable from the command line. Validation: mean loss over the last 10 of 100 steps on
     ``--val-runs`` runs on the held-out training images, also reported as a ratio to Adam
     with its learning rate tuned on the same problems. ``--init`` starts from saved weights
     (a fine-tuning run, e.g. with a lower meta-lr); their validation score is recorded too.
@@ -110,10 +112,11 @@ def train_mnist(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     splits = mnist_splits(device=device)
     validation = [
-        condition_problem(splits["validation"], CONDITIONS["base"], args.val_runs, VALIDATION_SEED)
+        condition_problem(splits["validation"], CONDITIONS["base"], args.val_runs, MNIST.validation_seed)
     ]
-    adam = tune_learning_rate(Adam, validation, 100, lr_grid(1e-3, 1.0), last=10)
-    net = LSTMOptimizer(hidden_size=20, num_layers=2, p=10.0, output_scale=0.1).to(device)
+    steps, last = MNIST.truncation.steps, MNIST.score_last
+    adam = tune_learning_rate(Adam, validation, steps, lr_grid(1e-3, 1.0), last=last)
+    net = LSTMOptimizer(**MNIST.network).to(device)
     if args.init is not None:
         net = load_pretrained(args.init, device)
     record = {
@@ -124,18 +127,18 @@ def train_mnist(args: argparse.Namespace) -> dict:
         "meta_lr": args.meta_lr,
         "clip_grad_norm": args.clip,
         "schedule": args.schedule,
-        "steps": 100,
-        "unroll": 20,
+        "steps": steps,
+        "unroll": MNIST.truncation.unroll,
         "minibatch": 128,
-        "validation": f"{args.val_runs} runs (seed {VALIDATION_SEED}) on the last 10,000 training images, "
-        "loss over steps 91-100",
+        "validation": f"{args.val_runs} runs (seed {MNIST.validation_seed}) on the last 10,000 training "
+        f"images, loss over steps {steps - last + 1}-{steps}",
         "adam_lr_on_validation": adam.lr,
         "adam_score_on_validation": adam.scores[adam.lr],
         "device": f"{device.type} ({platform.processor() or platform.machine()}, torch {torch.__version__})",
     }
     if args.init is not None:
         record["init"] = {"from": str(args.init), "record": pretrained_record(args.init),
-                          "score": validation_score(net, validation, 100, last=10)}  # fmt: skip
+                          "score": validation_score(net, validation, steps, last=last)}  # fmt: skip
 
     def checkpoint(current: LSTMOptimizer, log: MetaTrainLog) -> None:
         record.update(
@@ -154,10 +157,12 @@ def train_mnist(args: argparse.Namespace) -> dict:
 
     schedule = cosine_schedule(args.epochs) if args.schedule == "cosine" else None
     log = meta_train(
-        net, mlp_family(*splits["train"]), args.epochs, steps=100, unroll=20, meta_lr=args.meta_lr,
-        clip_grad_norm=args.clip, validation=validation, eval_every=args.eval_every, score_last=10,
-        generator=args.seed, lr_schedule=schedule, on_validation=checkpoint,
-    )  # fmt: skip
+        net, mlp_family(*splits["train"]), args.epochs, truncation=MNIST.truncation,
+        outer=OuterOptimizer(lr=args.meta_lr, clip_grad_norm=args.clip, schedule=schedule),
+        validation=Validation(validation, every=args.eval_every, score_last=MNIST.score_last,
+                              callback=checkpoint),
+        generator=args.seed,
+    )
     record["wall_time_s"] = round(log.seconds, 1)
     save_optimizer(net, Path(args.out) / args.name, record)
     return record
@@ -169,15 +174,10 @@ register(Experiment("mnist", "LSTM optimizer on MNIST MLPs (Figure 4 right)", _m
 # --- Neural Art (Andrychowicz et al. 2016, section 3.4); the code lives in l2l.experiments.neural_art-----
 
 
-#: meta-epochs of the shipped Neural Art optimizer's run (its best round by validation)
-SHIPPED_ART_EPOCHS = 85
-
-
 def _neural_art_arguments(parser: argparse.ArgumentParser) -> None:
-    from l2l.experiments.neural_art import TRAIN_CONFIG as shipped
-
-    parser.add_argument("--epochs", type=int, default=SHIPPED_ART_EPOCHS,
-                        help=f"meta-epochs (default {SHIPPED_ART_EPOCHS}, as shipped)")
+    shipped = NEURAL_ART
+    parser.add_argument("--epochs", type=int, default=NEURAL_ART_EPOCHS,
+                        help=f"meta-epochs (default {NEURAL_ART_EPOCHS}, as shipped)")
     parser.add_argument("--seed", type=int, default=shipped["seed"], help="seed of φ, crops and noise")
     parser.add_argument("--meta-lr-schedule", type=_lr_steps, default=(),
                         help="lower the meta-lr from given epochs, e.g. 150:1e-3,250:3e-4 (default: none)")
@@ -209,7 +209,8 @@ def _lr_steps(text: str) -> list[list[float]]:
 
 
 def train_neural_art(args: argparse.Namespace) -> dict:
-    """:func:`l2l.experiments.neural_art.train_neural_art` with its shipped settings (``TRAIN_CONFIG``)."""
+    """:func:`l2l.experiments.neural_art.train_neural_art` with its shipped settings
+    (:data:`~l2l.experiments.configs.NEURAL_ART`)."""
     from l2l.experiments import neural_art
 
     config = {"seed": args.seed, "meta_lr_schedule": args.meta_lr_schedule, "batch": args.batch,

@@ -19,7 +19,14 @@ Modules: :mod:`~l2l.learned_optimizer.network` (the network and its preprocessin
 """
 
 from l2l.learned_optimizer.evaluation import evaluate, evaluate_many, validation_score, window_score
-from l2l.learned_optimizer.meta_train import STEP_WEIGHTS, MetaTrainLog, meta_train
+from l2l.learned_optimizer.meta_train import (
+    STEP_WEIGHTS,
+    MetaTrainLog,
+    OuterOptimizer,
+    Truncation,
+    Validation,
+    meta_train,
+)
 from l2l.learned_optimizer.network import LSTMOptimizer, preprocess_gradients
 from l2l.learned_optimizer.torch_optim import LearnedOptimizer
 
@@ -32,6 +39,9 @@ __all__ = [
     "window_score",
     "STEP_WEIGHTS",
     "MetaTrainLog",
+    "Truncation",
+    "OuterOptimizer",
+    "Validation",
     "meta_train",
     "LearnedOptimizer",
 ]

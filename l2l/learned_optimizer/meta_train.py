@@ -72,70 +72,153 @@ STEP_WEIGHTS: dict[str, Callable[[int, int], float]] = {
 }
 
 
+@dataclass(frozen=True)
+class Truncation:
+    """How each meta-epoch's run is cut for truncated BPTT (section 2 of the paper).
+
+    Args:
+        steps: optimizer steps T per meta-epoch (the paper: 100).
+        unroll: steps per piece; after each piece one outer step, and θ, h are detached
+            (the paper: 20). ``unroll = steps`` backpropagates through the whole run.
+        step_weights: the weights w_t of the meta-loss, a name in :data:`STEP_WEIGHTS`: the
+            paper's ``"uniform"`` (w_t = 1), ``"linear"`` (w_t = 2t/T) or ``"final"`` (only
+            f(θ_T), which needs ``unroll = steps``).
+
+    Raises:
+        ValueError: a non-positive count, an ``unroll`` that does not divide ``steps``, an unknown
+            weighting, or a piece that would get no weight.
+    """
+
+    steps: int = 100
+    unroll: int = 20
+    step_weights: str = "uniform"
+
+    def __post_init__(self):
+        steps = _checks.positive_int("steps", self.steps)
+        unroll = _checks.positive_int("unroll", self.unroll)
+        _checks.divides("steps", steps, "unroll", unroll)
+        if self.step_weights not in STEP_WEIGHTS:
+            raise ValueError(f"step_weights must be one of {sorted(STEP_WEIGHTS)}, got {self.step_weights!r}")
+        for first in range(0, steps, unroll):
+            if not any(self.weight(t) for t in range(first + 1, first + unroll + 1)):
+                raise ValueError(f"step_weights={self.step_weights!r} gives no weight to steps "
+                                 f"{first + 1}..{first + unroll}, so that unroll would train nothing; "
+                                 f"use unroll={steps} (= steps)")
+
+    def weight(self, t: int) -> float:
+        """w_t, the weight of f(θ_t) in the meta-loss."""
+        return STEP_WEIGHTS[self.step_weights](t, self.steps)
+
+
+@dataclass(frozen=True)
+class OuterOptimizer:
+    """Adam on the optimizer's parameters φ.
+
+    Args:
+        lr: Adam's step size (the paper does not give it; the book uses 1e-3 to 3e-3).
+        clip_grad_norm: clip the meta-gradient's norm to this before each step (``None``: no clip).
+        schedule: ``schedule(epoch)`` multiplies ``lr`` during meta-epoch ``epoch`` (1-based),
+            e.g. :func:`l2l.experiments.train.cosine_schedule`.
+    """
+
+    lr: float = 1e-3
+    clip_grad_norm: float | None = None
+    schedule: Callable[[int], float] | None = None
+
+    def __post_init__(self):
+        _checks.positive_float("lr", self.lr)
+        if self.clip_grad_norm is not None:
+            _checks.positive_float("clip_grad_norm", self.clip_grad_norm)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Early stopping on held-out problems (the paper keeps the best optimizer by validation).
+
+    Args:
+        problems: fixed problems to score on; none: no validation, the last weights are kept.
+        every: score every ``every`` meta-epochs, and after the last.
+        score_last: the score is the mean f(θ_t) over the last ``score_last`` steps of a run.
+        callback: ``callback(net, log)`` after every validation (``net`` then holds the current
+            weights), e.g. to save the best checkpoint of a long run as it goes.
+    """
+
+    problems: Sequence[Problem] = ()
+    every: int = 10
+    score_last: int = 1
+    callback: Callable[[LSTMOptimizer, MetaTrainLog], None] | None = None
+
+    def __post_init__(self):
+        _checks.positive_int("eval_every", self.every)
+        _checks.positive_int("score_last", self.score_last)
+
+
+def _outer_step(net: LSTMOptimizer, optimizer, meta_loss, clip, where: str) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    meta_loss.backward()
+    norm = nn.utils.clip_grad_norm_(net.parameters(), clip or math.inf)
+    if not (torch.isfinite(meta_loss) and torch.isfinite(norm)):
+        raise FloatingPointError(
+            f"meta-training diverged at {where}: meta-loss "
+            f"{meta_loss.item():.3g}, meta-gradient norm {norm.item():.3g}. Lower the outer lr, "
+            f"set clip_grad_norm, or shrink the optimizer's output_scale."
+        )
+    optimizer.step()
+
+
 def meta_train(
     net: LSTMOptimizer,
     sample_problem: Callable[[torch.Generator], Problem],
     meta_epochs: int,
     *,
-    steps: int = 100,
-    unroll: int = 20,
-    meta_lr: float = 1e-3,
-    clip_grad_norm: float | None = None,
-    validation: Sequence[Problem] = (),
-    eval_every: int = 10,
-    score_last: int = 1,
+    truncation: Truncation = Truncation(),
+    outer: OuterOptimizer = OuterOptimizer(),
+    validation: Validation = Validation(),
     generator: torch.Generator | int = 0,
     progress: bool = True,
-    lr_schedule: Callable[[int], float] | None = None,
-    on_validation: Callable[[LSTMOptimizer, MetaTrainLog], None] | None = None,
-    step_weights: str = "uniform",
 ) -> MetaTrainLog:
     """Meta-train ``net`` by truncated BPTT (Andrychowicz et al. 2016, section 2).
 
-    Each meta-epoch samples a fresh problem, runs ``steps`` optimizer steps cut into pieces of
-    ``unroll`` steps, and after each piece takes one Adam step on φ with the gradient of
-    Σ_t f(θ_t) over the piece (mean over the batch of functions), the optimizee gradients
-    detached (∂∇_t/∂φ = 0). Every ``eval_every`` epochs the optimizer is scored on the fixed
-    ``validation`` problems (mean loss over the ``score_last`` final steps) and the best
-    weights are kept: ``net`` holds them on return (the paper's early stopping).
+    Each meta-epoch samples a fresh problem, runs ``truncation.steps`` optimizer steps cut into
+    pieces of ``truncation.unroll``, and after each piece takes one outer (Adam) step on φ with the
+    gradient of Σ_t w_t f(θ_t) over the piece (mean over the batch of functions), the optimizee
+    gradients detached (∂∇_t/∂φ = 0). Summing over all steps, not only the last, gives every step
+    a gradient signal (the paper, section 2). With ``validation.problems``, the optimizer is
+    scored every ``validation.every`` epochs and the best weights are kept: ``net`` holds them on
+    return (the paper's early stopping).
 
-    Optional: ``lr_schedule(epoch)`` multiplies ``meta_lr`` at each epoch (1-based), e.g. a
-    cosine decay; ``on_validation(net, log)`` is called after every validation (``net`` then
-    holds the current weights), e.g. to save the best checkpoint of a long run as it goes.
-    ``step_weights`` names the weights w_t of the meta-loss in :data:`STEP_WEIGHTS`: the paper's
-    ``"uniform"`` (w_t = 1), ``"linear"`` (w_t = 2t/T), which leans towards the final loss, or
-    ``"final"`` (only f(θ_T), which needs ``unroll = steps``: backpropagation through the whole run).
+    Args:
+        net: the optimizer network, trained in place.
+        sample_problem: ``sample_problem(generator)`` draws a fresh problem, e.g.
+            :func:`l2l.quadratic_family`.
+        meta_epochs: how many problems to train on.
+        truncation, outer, validation: the three groups of settings (:class:`Truncation`,
+            :class:`OuterOptimizer`, :class:`Validation`).
+        generator: seed or ``torch.Generator`` passed to ``sample_problem``.
+        progress: show a progress bar.
+
+    Returns:
+        A :class:`MetaTrainLog`: meta-loss per epoch, validation scores, the best epoch.
 
     Raises:
         FloatingPointError: the meta-loss or meta-gradient became NaN or infinite; the message
             names the epoch and meta-iteration.
+
+    Example:
+        >>> net = l2l.LSTMOptimizer()
+        >>> log = meta_train(net, l2l.quadratic_family(), 100, truncation=Truncation(100, 20),
+        ...                  validation=Validation([l2l.sample_quadratics(generator=1)], every=10))
     """
     meta_epochs = _checks.positive_int("meta_epochs", meta_epochs)
-    steps = _checks.positive_int("steps", steps)
-    unroll = _checks.positive_int("unroll", unroll)
-    _checks.divides("steps", steps, "unroll", unroll)
-    meta_lr = _checks.positive_float("meta_lr", meta_lr)
-    if clip_grad_norm is not None:
-        clip_grad_norm = _checks.positive_float("clip_grad_norm", clip_grad_norm)
-    eval_every = _checks.positive_int("eval_every", eval_every)
-    score_last = _checks.positive_int("score_last", score_last)
+    for name, value, kind in (("truncation", truncation, Truncation), ("outer", outer, OuterOptimizer),
+                              ("validation", validation, Validation)):
+        if not isinstance(value, kind):
+            raise TypeError(f"{name} must be an l2l.{kind.__name__}, got {type(value).__name__}")
     gen = _checks.generator(generator)
-    if step_weights not in STEP_WEIGHTS:
-        raise ValueError(f"step_weights must be one of {sorted(STEP_WEIGHTS)}, got {step_weights!r}")
-    weight_of_step = STEP_WEIGHTS[step_weights]
-
-    def weight(t: int) -> float:
-        return weight_of_step(t, steps)
-
-    for first in range(0, steps, unroll):
-        if not any(weight(t) for t in range(first + 1, first + unroll + 1)):
-            raise ValueError(f"step_weights={step_weights!r} gives no weight to steps "
-                             f"{first + 1}..{first + unroll}, so that unroll would train nothing; "
-                             f"use unroll={steps} (= steps)")
-
-    optimizer = torch.optim.Adam(net.parameters(), lr=meta_lr)
+    pieces = truncation.steps // truncation.unroll
+    optimizer = torch.optim.Adam(net.parameters(), lr=outer.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda e: lr_schedule(e + 1) if lr_schedule else 1.0
+        optimizer, lambda e: outer.schedule(e + 1) if outer.schedule else 1.0
     )
     log = MetaTrainLog()
     best_state = copy.deepcopy(net.state_dict())
@@ -146,35 +229,27 @@ def meta_train(
         theta = problem.initial_params()
         state = net.init_state(theta)
         epoch_loss = 0.0
-        for piece in range(steps // unroll):
-            meta_loss, theta, state = _unroll(net, problem, theta, state, piece * unroll, unroll, weight)
-            optimizer.zero_grad(set_to_none=True)
-            meta_loss.backward()
-            norm = nn.utils.clip_grad_norm_(net.parameters(), clip_grad_norm or math.inf)
-            if not (torch.isfinite(meta_loss) and torch.isfinite(norm)):
-                raise FloatingPointError(
-                    f"meta-training diverged at meta-epoch {epoch}, unroll {piece + 1} "
-                    f"(meta-iteration {(epoch - 1) * (steps // unroll) + piece + 1}): meta-loss "
-                    f"{meta_loss.item():.3g}, meta-gradient norm {norm.item():.3g}. Lower meta_lr, "
-                    f"set clip_grad_norm, or shrink the optimizer's output_scale."
-                )
-            optimizer.step()
+        for piece in range(pieces):
+            meta_loss, theta, state = _unroll(net, problem, theta, state, piece * truncation.unroll,
+                                              truncation.unroll, truncation.weight)
+            _outer_step(net, optimizer, meta_loss, outer.clip_grad_norm, f"meta-epoch {epoch}, unroll "
+                        f"{piece + 1} (meta-iteration {(epoch - 1) * pieces + piece + 1})")
             theta, state = theta.detach(), _detach_state(state)
             epoch_loss += meta_loss.item()
         log.meta_losses.append(epoch_loss)
         schedule.step()
-        if validation and (epoch % eval_every == 0 or epoch == meta_epochs):
-            score = validation_score(net, validation, steps, score_last)
+        if validation.problems and (epoch % validation.every == 0 or epoch == meta_epochs):
+            score = validation_score(net, validation.problems, truncation.steps, validation.score_last)
             log.val_epochs.append(epoch)
             log.val_scores.append(score)
             if score < log.best_score:
                 log.best_score, log.best_epoch = score, epoch
                 best_state = copy.deepcopy(net.state_dict())
             bar.set_postfix(val=f"{score:.3g}", best=f"{log.best_score:.3g}")
-            if on_validation is not None:
+            if validation.callback is not None:
                 log.seconds = time.perf_counter() - start
-                on_validation(net, log)
-    if validation:
+                validation.callback(net, log)
+    if validation.problems:
         net.load_state_dict(best_state)
     log.seconds = time.perf_counter() - start
     return log
