@@ -12,7 +12,7 @@ CELL_TIMEOUT := 600
 # one line per update
 QUIET := TQDM_DISABLE=1
 
-.PHONY: book test lint unit notebooks book-check browser claims clean
+.PHONY: book test lint unit notebooks book-check browser claims mutation clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,5 +56,11 @@ browser: book-check
 claims: $(STAMP)
 	$(QUIET) $(BIN)/python benchmarks/claims.py
 
+# mutants of the core modules ([tool.mutmut] in pyproject.toml) and the tests that kill them (long:
+# about an hour on two cores); `$(BIN)/mutmut results` lists the survivors
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet mutmut==3.8.1
+	$(BIN)/mutmut run --max-children 2
+
 clean:
-	rm -rf _build
+	rm -rf _build mutants
