@@ -135,6 +135,11 @@ def tune_learning_rate(
 
     Score = mean over functions of f(θ_t) over the ``last`` steps, ``inf`` for a diverged run.
     Pass validation problems, never the test problems.
+
+    Example:
+        >>> validation = [l2l.sample_quadratics(generator=1)]
+        >>> tuned = tune_learning_rate(Adam, validation, steps=100)
+        >>> tuned.lr, tuned.rule                                  # the best rate and Adam(lr=tuned.lr)
     """
     return _tune({"": make_rule}, problems, steps, lrs, last)[""]
 

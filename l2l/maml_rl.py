@@ -156,6 +156,11 @@ def train_maml_rl(iterations: int, *, meta_batch: int = 20, trajectories: int = 
     the Hessian-vector products through the inner step in proportion. The gradient, and the line
     search's surrogate and KL bound, use every task. Raises FloatingPointError if a return or the
     surrogate stops being finite.
+
+    Example:
+        >>> result = train_maml_rl(20, generator=0)            # the notebook's run
+        >>> goals = l2l.tasks.navigation.sample_goals(40, torch.Generator().manual_seed(1))
+        >>> returns = adaptation_returns(result.params, goals, steps=1)
     """
     _checks.positive_int("iterations", iterations)
     _checks.positive_int("meta_batch", meta_batch)

@@ -185,6 +185,11 @@ def summed_distribution(
 
     Over :func:`all_functions` the theorem says this does not depend on the algorithm; in fact
     every sequence in :math:`Y^m` gets exactly :math:`|Y|^{|X| - m}`.
+
+    Example:
+        >>> functions = all_functions(n_x=3, n_y=2)  # all 8 functions from 3 points to 2 values
+        >>> summed_distribution(Sweep(), functions, 2) == summed_distribution(RandomSearch(), functions, 2)
+        True
     """
     if not functions:
         raise ValueError("functions must be a non-empty list of value tuples")

@@ -177,7 +177,7 @@ def train_reptile(
 ) -> ReptileResult:
     """Meta-train an initialisation with Reptile, ε annealed linearly (:func:`linear_anneal`).
 
-    Arguments:
+    Args:
         loss: ``loss(params, *minibatch)`` of one minibatch of one task, a scalar.
         params: the initial φ, a dict of tensors (not modified).
         sample: ``sample(generator)`` returns the minibatches of a fresh batch of tasks, a tuple
@@ -191,7 +191,22 @@ def train_reptile(
         keep_path: also keep φ after every update (for small models).
         progress: show a progress bar.
 
-    Raises ``FloatingPointError`` naming the iteration if φ stops being finite.
+    Returns:
+        A :class:`ReptileResult`: the trained φ (and its path with ``keep_path``) and timings.
+
+    Raises:
+        FloatingPointError: φ stopped being finite; the message names the iteration.
+
+    References:
+        Nichol, Achiam & Schulman (2018), Algorithm 2 (batched) and section 5 (ε annealed).
+
+    Example:
+        >>> loss = lambda p, x, y: ((x * p["w"] - y) ** 2).mean()
+        >>> def sample(gen):  # 5 tasks y = a x, 3 minibatches of 10 points each
+        ...     a = torch.randn(5, 1, 1, generator=gen)
+        ...     x = torch.randn(5, 3, 10, generator=gen)
+        ...     return x, a * x
+        >>> result = train_reptile(loss, {"w": torch.zeros(())}, sample, 100, inner_lr=0.1, epsilon=1.0)
     """
     iterations = _checks.positive_int("iterations", iterations)
     inner_lr = _checks.positive_float("inner_lr", inner_lr)

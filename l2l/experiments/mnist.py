@@ -86,6 +86,11 @@ def run_condition(
     Every (baseline, learning rate) pair of the tuning runs in one batched rollout, and so do
     the learned optimizer and the tuned baselines on the test problems
     (:func:`~l2l.learned_optimizer.evaluate_many`).
+
+    Example:
+        >>> splits = l2l.mnist_splits()
+        >>> result = run_condition(l2l.load_pretrained("mnist_lstm"), splits, l2l.CONDITIONS["ReLU"], runs=10)
+        >>> result.curves["LSTM"]           # (101, 10): the loss of each test run at each step
     """
     runs, val_runs = _checks.positive_int("runs", runs), _checks.positive_int("val_runs", val_runs)
     validation = [condition_problem(splits["validation"], condition, val_runs, seed)]

@@ -49,6 +49,11 @@ class LSTMOptimizer(nn.Module):
         p: the preprocessing constant (paper: 10).
         output_scale: multiplies the network's output, matching the update to the problem's scale
             (the paper uses 0.1 on MNIST).
+
+    Example:
+        >>> net = l2l.LSTMOptimizer()           # the paper's: 2 layers of 20, preprocessing p = 10
+        >>> grad = torch.randn(1000)              # any number of coordinates, one network
+        >>> update, state = net.step(grad, net.init_state(grad))
     """
 
     def __init__(

@@ -24,6 +24,11 @@ class LearnedOptimizer(torch.optim.Optimizer):
     Args:
         params: the model's parameters (or parameter groups).
         net: the trained optimizer network; it is only evaluated, never trained, here.
+
+    Example:
+        >>> opt = l2l.LearnedOptimizer(model.parameters(), l2l.load_pretrained("mnist_lstm"))
+        >>> loss_fn(model(x), y).backward()
+        >>> opt.step()
     """
 
     def __init__(self, params, net: LSTMOptimizer):

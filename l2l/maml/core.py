@@ -74,12 +74,17 @@ def adapt(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, *,
     ``torch.func.grad`` (or autograd) through every step, second derivatives included; with
     ``first_order=True`` each inner gradient is treated as a constant (FOMAML).
 
-    Arguments:
+    Args:
         model: any ``nn.Module``; only its structure is used (``functional_call``).
         params: initial parameters, a dict name → tensor with the model's parameter names.
         x, y: the task's support inputs and targets, e.g. of shape ``(K, 1)``.
         lr: the inner step size α (``>= 0``); steps: number of SGD steps (``>= 0``).
         loss_fn: ``loss_fn(prediction, target)`` → scalar; mean squared error by default.
+
+    Example:
+        >>> net = torch.nn.Sequential(torch.nn.Linear(1, 40), torch.nn.ReLU(), torch.nn.Linear(40, 1))
+        >>> task = l2l.SineTasks().sample(1, 10, generator=0)
+        >>> fast = adapt(net, parameters_of(net), task.x_support[0], task.y_support[0], lr=0.01, steps=5)
     """
     _check_params(model, params)
     lr = _checks.nonneg_float("lr", lr)

@@ -115,6 +115,10 @@ def evaluate_adaptation(model: nn.Module, params: Params, tasks, *, lr: float, s
     runs ``steps`` SGD steps of size ``lr`` (:func:`adaptation_losses`) and returns an
     :class:`AdaptationCurve`. The same ``generator`` seed gives the same tasks to every
     initialisation, so curves of different methods are paired.
+
+    Example:
+        >>> curve = evaluate_adaptation(net, result.params[0], l2l.SineTasks(), lr=0.01, steps=10)
+        >>> curve.at(1)                      # {"mean": ..., "ci95": ..., "median": ..., "diverged": ...}
     """
     _check_params(model, params)
     dtype = next(iter(params.values())).dtype

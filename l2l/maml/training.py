@@ -86,7 +86,7 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
     ``inner_steps=0``) has nothing to adapt: it is the "pretrained" baseline of the paper, one
     network fitted to the support and query points of all tasks at once, with the same budget.
 
-    Arguments:
+    Args:
         model: any ``nn.Module``; its parameters are the starting point unless ``params`` is given
             (the module itself is not modified).
         tasks: a task distribution with ``sample(n, k_support, k_query, generator, device)``.
@@ -95,14 +95,22 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
         generator: seed or ``torch.Generator`` for the task batches (drawn ``chunk`` iterations at
             a time).
         compile: trace the whole meta-iteration (meta-gradient and Adam update) into one graph
-            and compile it with Inductor (about 15-30 s on a 2-core CPU, cached on disk); falls
-            back to eager mode, with a warning, if compilation fails; ``L2L_COMPILE=0`` in the
-            environment turns it off. With one CPU thread
-            (``torch.set_num_threads(1)``) the small kernels run fastest and do not stall when
-            another process holds the second core.
+            and compile it with Inductor (:func:`l2l._compile.traced`; ``benchmarks/maml_sine.py``
+            times it); falls back to eager mode, with a warning, if compilation fails;
+            ``L2L_COMPILE=0`` in the environment turns it off.
         progress: show a progress bar.
 
-    Raises ``FloatingPointError`` naming the iteration if a meta-loss stops being finite.
+    Returns:
+        A :class:`MAMLResult`: the trained parameters and the meta-loss of every run and iteration.
+
+    Raises:
+        FloatingPointError: a meta-loss stopped being finite; the message names the iteration.
+
+    Example:
+        >>> net = torch.nn.Sequential(torch.nn.Linear(1, 40), torch.nn.ReLU(), torch.nn.Linear(40, 40),
+        ...                           torch.nn.ReLU(), torch.nn.Linear(40, 1))
+        >>> result = train_maml(net, l2l.SineTasks(), iterations=1000, inner_lr=[0.01, 0.0])
+        >>> maml, pretrained = result.params
     """
     iterations = _checks.positive_int("iterations", iterations)
     inner_steps = _checks.nonneg_int("inner_steps", inner_steps)

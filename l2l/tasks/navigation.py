@@ -81,6 +81,11 @@ class PointNavigationEnv(gymnasium.Env):
     The observation is the agent's position (float32, shape ``(2,)``), the action a velocity in
     ``[−0.1, 0.1]²`` (larger values are clipped). ``reset(options={"goal": (x, y)})`` sets the
     goal; without one a goal is drawn from the square with the environment's ``np_random``.
+
+    Example:
+        >>> env = PointNavigationEnv(goal=(0.3, -0.2))
+        >>> observation, info = env.reset(seed=0)
+        >>> observation, reward, terminated, truncated, info = env.step(env.action_space.sample())
     """
 
     metadata = {"render_modes": []}

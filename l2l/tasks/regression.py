@@ -139,7 +139,7 @@ class TaskDistribution:
     ) -> TaskBatch:
         """Draw ``n_tasks`` tasks with ``k_support`` support and ``k_query`` query points.
 
-        Arguments:
+        Args:
             n_tasks: how many tasks.
             k_support: support points per task (K), drawn uniformly from ``x_range``.
             k_query: query points per task, fresh draws of the same task; defaults to ``k_support``.
