@@ -1,7 +1,7 @@
 """Fixtures of the browser check: the built site, served on 127.0.0.1, opened in headless Chromium.
 
-The site is the one ``make book-check`` builds without executing notebooks
-(``_build/noexec/_build/html``); ``make browser`` builds it first. Chromium is Debian's package
+The site is the executed one that ``make book`` builds (``_build/html``); ``make browser``
+builds it first. Chromium is Debian's package
 (``apt-get install chromium``), driven through the ``playwright`` Python package; without it every
 test here is skipped with a message saying so.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SITE = ROOT / "_build" / "noexec" / "_build" / "html"
+SITE = ROOT / "_build" / "html"
 CHROMIUM = Path(os.environ.get("L2L_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -42,7 +42,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 def site() -> Path:
     """The built HTML folder; fails with the command to run when it is missing."""
     if not (SITE / "index.html").is_file():
-        pytest.fail(f"no built site at {SITE}: run `make book-check` first (`make browser` does)")
+        pytest.fail(f"no built site at {SITE}: run `make book` first (`make browser` does)")
     return SITE
 
 

@@ -4,7 +4,8 @@ Every page is opened once in headless Chromium (the ``visits`` fixture records w
 the tests then check that each page loaded without console errors or failed requests and without
 reaching any host but 127.0.0.1, that MathJax (served from the site itself) rendered every
 formula, that every internal link and anchor resolves, that notebook pages carry Colab and Binder
-launch buttons pointing at the repository in ``_config.yml``, and that two screenshots were saved.
+launch buttons pointing at the repository in ``_config.yml``, that every image loads, and that
+two page screenshots and two figures (a prose chapter's, a notebook's) were saved.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ SCREENSHOTS = ROOT / "_build" / "screenshots"
 MATHJAX_VERSION = "3.2.2"
 MATHJAX_SHA256 = "0a6ded5abbce13331658dd239f34382abd06492c74b71b61e8caa8112ec55fa5"
 SCREENSHOT_PAGES = ("book/meta_learning.html", "notebooks/no_free_lunch.html")
+#: pages whose first figure is also saved on its own: a lecture figure of a prose chapter and a
+#: figure a notebook computed during the build
+FIGURE_PAGES = {"book/maml.html": "figure img", "notebooks/maml_rl.html": "div.cell_output img"}
 REFRESH = re.compile(r'<meta http-equiv="refresh" content="\d+;\s*url=([^"]+)"', re.IGNORECASE)
 SKIPPED_FOLDERS = {"_static", "_sources", "_images", "_sphinx_design_static", "_panels_static"}
 
@@ -56,6 +60,7 @@ READ_PAGE = """() => ({
   ids: [...document.querySelectorAll('[id]')].map(e => e.id)
         .concat([...document.querySelectorAll('a[name]')].map(a => a.name)),
   scripts: [...document.querySelectorAll('script[src]')].map(s => s.src),
+  images: [...document.images].map(i => [i.getAttribute('src'), i.naturalWidth]),
 })"""
 
 
@@ -72,6 +77,7 @@ class Visit:
     links: list[str] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
     scripts: list[str] = field(default_factory=list)
+    images: list[tuple[str, int]] = field(default_factory=list)
 
 
 def _pages(site: Path) -> list[str]:
@@ -120,9 +126,15 @@ def _visit(context, base_url: str, path: str, redirect: str | None) -> Visit:
     visit.math = page.evaluate(READ_MATH)
     seen = page.evaluate(READ_PAGE)
     visit.links, visit.ids, visit.scripts = seen["links"], set(seen["ids"]), seen["scripts"]
+    visit.images = [tuple(image) for image in seen["images"]]
     if path in SCREENSHOT_PAGES:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOTS / path.replace("/", "__").replace(".html", ".png"))
+    if path in FIGURE_PAGES:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        figure = page.locator(FIGURE_PAGES[path]).first
+        figure.scroll_into_view_if_needed()
+        figure.screenshot(path=SCREENSHOTS / path.replace("/", "__").replace(".html", "__figure.png"))
     page.close()
     return visit
 
@@ -229,6 +241,24 @@ def test_notebook_pages_have_launch_buttons(visits):
         assert colab in links, (path, [x for x in links if "colab" in x])
         binder = f"https://mybinder.org/v2/gh/{owner_name}/{repo['branch']}"
         assert any(x.startswith(binder) and source in x for x in links), path
+
+
+def test_every_image_loads(visits):
+    broken = [(path, src) for path, visit in visits.items() for src, width in visit.images if not width]
+    assert not broken, broken
+    shown = [src for path in visits if path.startswith("notebooks/") for src, _ in visits[path].images]
+    assert len(shown) > 20, "the notebook pages show few figures: was the book executed?"
+
+
+def test_figures_are_saved_on_their_own(visits):
+    from PIL import Image
+
+    for path in FIGURE_PAGES:
+        png = SCREENSHOTS / path.replace("/", "__").replace(".html", "__figure.png")
+        with Image.open(png) as image:
+            assert min(image.size) > 150, png
+            low, high = image.convert("L").getextrema()
+            assert high - low > 100, f"{png} looks blank"
 
 
 def test_screenshots_are_saved(visits):
