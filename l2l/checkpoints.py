@@ -10,9 +10,9 @@ A saved optimizer is two files with one stem:
 
 One pair of functions writes and reads them, :func:`save_optimizer` and :func:`load_pretrained`,
 and :func:`pretrained_record` reads the record. :func:`load_pretrained` reads the optimizers that
-ship with the package (``mnist_lstm``, ``neural_art_lstm``, ``neural_art_lstm_h128``) or any saved
-stem; a file that is missing, corrupted or of another format is an error that names the file and
-what is wrong with it.
+ship with the package (``mnist_lstm``, ``neural_art_lstm``, ``neural_art_lstm_h128``,
+``quadratics_lstm_preprocessed``) or any saved stem; a file that is missing, corrupted or of
+another format is an error that names the file and what is wrong with it.
 """
 
 from __future__ import annotations

@@ -26,10 +26,10 @@ from functools import partial
 
 import torch
 from torch.func import vmap
-from tqdm.auto import tqdm
 
 from l2l import _checks
 from l2l._compile import Lazy
+from l2l._progress import progress_bar
 from l2l.inner_sgd import sgd
 from l2l.tasks.regression import TaskBatch
 
@@ -219,7 +219,7 @@ def train_reptile(
     path = [params] if keep_path else []
     compile_seconds = 0.0
     began = time.perf_counter()
-    for t in tqdm(range(iterations), desc="Reptile", disable=not progress, mininterval=1.0):
+    for t in progress_bar(range(iterations), show=progress, desc="Reptile", mininterval=1.0):
         batch = sample(gen)
         eps = torch.tensor(linear_anneal(epsilon, t, iterations), dtype=some.dtype, device=some.device)
         if t == 0:

@@ -42,7 +42,14 @@ def test_saving_without_a_record_writes_only_the_network(tmp_path):
         pretrained_record(tmp_path / "bare")
 
 
-@pytest.mark.parametrize("name", ["mnist_lstm", "neural_art_lstm", "neural_art_lstm_h128"])
+SHIPPED = ["mnist_lstm", "neural_art_lstm", "neural_art_lstm_h128", "quadratics_lstm_preprocessed"]
+
+
+def test_the_shipped_list_is_complete():
+    assert shipped() == sorted(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_every_shipped_optimizer_loads_its_trained_weights_and_record(name):
     assert name in shipped()
     net = load_pretrained(name)

@@ -30,7 +30,7 @@ def test_cosine_schedule_rejects_a_non_positive_length():
 def test_register_refuses_a_second_experiment_of_the_same_name():
     with pytest.raises(ValueError, match="already registered"):
         register(Experiment("mnist", "", lambda parser: None, lambda args: {}))
-    assert set(EXPERIMENTS) >= {"mnist", "neural_art"}
+    assert set(EXPERIMENTS) >= {"mnist", "neural_art", "quadratics"}
 
 
 def test_meta_lr_steps_parse_and_bad_text_names_the_format():
@@ -60,3 +60,18 @@ def test_the_recorded_neural_art_command_repeats_the_non_default_options():
         assert option in command
     expected = "python -m l2l.experiments.train neural_art --epochs 40 --seed 0"
     assert _command(40, TRAIN_CONFIG, None) == expected
+
+
+def test_the_quadratics_experiment_repeats_the_notebook_and_records_its_command(tmp_path, monkeypatch):
+    from l2l.experiments import configs, train
+    from l2l.learned_optimizer import Truncation
+
+    small = configs.QuadraticsTraining(truncation=Truncation(4, 2), epochs=4, eval_every=1, batch=4, dim=3)
+    monkeypatch.setattr(train, "QUADRATICS", small)
+    record = main(["quadratics", "--preprocess", "--seed", "2", "--out", str(tmp_path), "--name", "q"])
+    assert record["command"] == "python -m l2l.experiments.train quadratics --seed 2 --preprocess"
+    assert record["val_epochs"] == [1, 2, 3, 4] and record["best_score"] == min(record["val_scores"])
+    import l2l
+
+    net = l2l.load_pretrained(tmp_path / "q")
+    assert net.preprocess and net.hidden_size == 20 and l2l.pretrained_record(tmp_path / "q") == record

@@ -36,6 +36,33 @@ class MNISTTraining:
 
 MNIST = MNISTTraining()
 
+
+@dataclass(frozen=True)
+class QuadraticsTraining:
+    """How the quadratics optimizer is meta-trained (Andrychowicz et al. 2016, section 3.1).
+
+    Attributes:
+        network: two LSTM layers of 20 units on the raw gradient (the paper's; the preprocessed
+            variant that ships for comparison sets ``preprocess=True``).
+        truncation: 100 steps per run, unrolls of 20 (the paper's).
+        outer: Adam with step 3e-2 (the paper does not give it).
+        epochs: meta-epochs, each a fresh batch of ``batch`` quadratics of dimension ``dim``, in two
+            rounds of half each (the notebook runs one per cell); the second continues from the
+            first's best weights with the seed + 3.
+        eval_every: meta-epochs between validations on ``batch`` fixed quadratics (seed + 1).
+    """
+
+    network: dict = field(default_factory=lambda: {"hidden_size": 20, "num_layers": 2, "preprocess": False})
+    truncation: Truncation = Truncation(steps=100, unroll=20)
+    outer: OuterOptimizer = OuterOptimizer(lr=3e-2)
+    epochs: int = 300
+    eval_every: int = 5
+    batch: int = 128
+    dim: int = 10
+
+
+QUADRATICS = QuadraticsTraining()
+
 #: The settings of the shipped Neural Art optimizer (``python -m l2l.experiments.train neural_art``):
 #: meta-training runs ``train_steps`` = 256 steps, twice the test horizon ``steps`` = 128 at which
 #: validation scores it (chosen over the paper's 128 on validation; see the notebook), cut into

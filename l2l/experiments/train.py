@@ -15,6 +15,7 @@ record. To add one, write ``add_arguments(parser)`` and ``run(args) -> dict`` an
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import platform
@@ -30,7 +31,7 @@ from l2l._files import atomic_write
 from l2l.baselines import Adam, lr_grid, tune_learning_rate
 from l2l.checkpoints import PRETRAINED, load_pretrained, pretrained_record, save_optimizer
 from l2l.data.mnist import mnist_splits
-from l2l.experiments.configs import MNIST, NEURAL_ART, NEURAL_ART_EPOCHS
+from l2l.experiments.configs import MNIST, NEURAL_ART, NEURAL_ART_EPOCHS, QUADRATICS
 from l2l.experiments.mnist import CONDITIONS, condition_problem
 from l2l.learned_optimizer import (
     STEP_WEIGHTS,
@@ -42,7 +43,7 @@ from l2l.learned_optimizer import (
     validation_score,
 )
 from l2l.runtime import default_device
-from l2l.tasks.problems import mlp_family
+from l2l.tasks.problems import mlp_family, quadratic_family, sample_quadratics
 
 
 @dataclass
@@ -169,6 +170,54 @@ def train_mnist(args: argparse.Namespace) -> dict:
 
 
 register(Experiment("mnist", "LSTM optimizer on MNIST MLPs (Figure 4 right)", _mnist_arguments, train_mnist))
+
+
+# --- Quadratics (Andrychowicz et al. 2016, section 3.1) -----------------------------------
+
+
+def _quadratics_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"meta-epochs, in two rounds (default {QUADRATICS.epochs}, the notebook's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of φ, problems and validation")
+    parser.add_argument("--preprocess", action="store_true", help="the preprocessed variant (appendix A)")
+    parser.add_argument("--out", type=Path, default=PRETRAINED, help="output folder")
+    parser.add_argument("--name", default="quadratics_lstm_preprocessed", help="file stem of the outputs")
+
+
+def train_quadratics(args: argparse.Namespace) -> dict:
+    """Meta-train on 10-dimensional quadratics exactly as the quadratics notebook does
+    (:data:`~l2l.experiments.configs.QUADRATICS`, two rounds), optionally with preprocessing; the
+    preprocessed one ships, for the notebook's test off the training distribution."""
+    device, q = default_device(), QUADRATICS
+    epochs = q.epochs if args.epochs is None else _checks.positive_int("--epochs", args.epochs)
+    torch.manual_seed(args.seed)
+    net = LSTMOptimizer(**{**q.network, "preprocess": args.preprocess}).to(device)
+    family = quadratic_family(batch=q.batch, dim=q.dim, device=device)
+    validation = [sample_quadratics(batch=q.batch, dim=q.dim, generator=args.seed + 1, device=device)]
+    settings = dict(truncation=q.truncation, outer=q.outer,
+                    validation=Validation(validation, every=q.eval_every))
+    first = meta_train(net, family, max(epochs // 2, 1), generator=args.seed, **settings)
+    kept = copy.deepcopy(net.state_dict())
+    second = meta_train(net, family, max(epochs - epochs // 2, 1), generator=args.seed + 3, **settings)
+    if first.best_score < second.best_score:
+        net.load_state_dict(kept)
+    log = first.then(second)
+    record = {
+        "experiment": "quadratics",
+        "command": f"python -m l2l.experiments.train quadratics --seed {args.seed}"
+        + (f" --epochs {epochs}" if epochs != q.epochs else "")
+        + (" --preprocess" if args.preprocess else ""),
+        "seed": args.seed, "preprocess": args.preprocess, "epochs": epochs,
+        "best_epoch": log.best_epoch, "best_score": log.best_score, "val_epochs": log.val_epochs,
+        "val_scores": log.val_scores, "wall_time_s": round(log.seconds, 1),
+        "device": f"{device.type} ({platform.processor() or platform.machine()}, torch {torch.__version__})",
+    }
+    save_optimizer(net, Path(args.out) / args.name, record)
+    return record
+
+
+register(Experiment("quadratics", "LSTM optimizer on quadratics (Figure 4 left)", _quadratics_arguments,
+                    train_quadratics))
 
 
 # --- Neural Art (Andrychowicz et al. 2016, section 3.4); the code lives in l2l.experiments.neural_art-----

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from l2l import _checks
+from l2l._progress import progress_bar
 from l2l.learned_optimizer.evaluation import validation_score
 from l2l.learned_optimizer.network import LSTMOptimizer, LSTMState
 from l2l.tasks.problems import Problem
@@ -223,7 +223,7 @@ def meta_train(
     log = MetaTrainLog()
     best_state = copy.deepcopy(net.state_dict())
     start = time.perf_counter()
-    bar = tqdm(range(1, meta_epochs + 1), desc="meta-training", disable=not progress)
+    bar = progress_bar(range(1, meta_epochs + 1), show=progress, desc="meta-training")
     for epoch in bar:
         problem = sample_problem(gen)
         theta = problem.initial_params()

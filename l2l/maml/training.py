@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from l2l import _checks, _compile
 from l2l._flat import flatten, unflatten
+from l2l._progress import progress_bar
 from l2l.maml.core import LossFn, Params, _check_params, mse, parameters_of
 from l2l.maml.fused import _compiled_step, _make_step
 
@@ -150,7 +150,7 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
     eager = _make_step(model, names, shapes, loss_fn, inner_steps, groups)
     losses = torch.empty(iterations, n_runs, dtype=dtype)
     step, compiled, compile_seconds = eager, False, 0.0
-    bar = tqdm(total=iterations, desc="MAML", disable=not progress, mininterval=1.0)
+    bar = progress_bar(total=iterations, show=progress, desc="MAML", mininterval=1.0)
     began = time.perf_counter()
     for first in range(0, iterations, chunk):
         n = min(chunk, iterations - first)

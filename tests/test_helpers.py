@@ -1,4 +1,5 @@
-"""One lazy compile helper: nothing compiled at import, one switch, a warned fallback."""
+"""The package's helpers: one lazy compile helper (nothing compiled at import, one switch, a warned
+fallback), lazy imports, and progress bars that the site can silence."""
 
 import subprocess
 import sys
@@ -79,3 +80,16 @@ def test_subpackages_import_their_modules_on_first_use():
 
     with pytest.raises(AttributeError, match="'l2l.tasks' has no attribute 'nothing'"):
         l2l.tasks.nothing  # noqa: B018
+
+
+def test_progress_bars_obey_tqdm_disable_and_the_show_switch():
+    code = ("from l2l._progress import progress_bar\n"
+            "for _ in progress_bar(range(3), show={show}): pass\n")
+    def stderr(show, **env):
+        import os
+        run = subprocess.run([sys.executable, "-c", code.format(show=show)], capture_output=True, text=True,
+                             env={**os.environ, **env}, check=True)
+        return run.stderr
+    assert "3/3" in stderr(True, TQDM_DISABLE="")
+    assert stderr(True, TQDM_DISABLE="1") == ""  # the site: no bar
+    assert stderr(False, TQDM_DISABLE="") == ""
