@@ -152,22 +152,6 @@ def test_final_ratio_picks_the_best_baseline_and_counts_divergence_as_infinite()
         na.final_ratio({"LSTM": curves["LSTM"]}, "LSTM")
 
 
-def test_last_images_are_the_final_iterate():
-    from l2l.baselines import Adam
-    from l2l.learned_optimizer import evaluate
-
-    tiny = _tiny_problem(dtype=torch.float32, batch=1, size=6)
-    theta0 = 0.25 + 0.5 * tiny.theta0  # inside (0, 1), so that clipping for display changes nothing
-    problem = st.StyleTransferProblem(tiny.content, tiny.style, tiny.features, theta0, tiny.weights)
-    with pytest.raises(RuntimeError, match="not been evaluated"):
-        problem.last_images()
-    losses = evaluate(Adam(0.01), problem, 3)
-    images = problem.last_images()
-    assert images.shape == (1, 3, 6, 6)
-    assert not torch.equal(images.flatten(1), theta0)  # it moved
-    torch.testing.assert_close(problem.loss(images.flatten(1)), losses[-1])
-
-
 def test_baseline_tuning_extends_a_grid_whose_best_rate_is_at_its_edge():
     from l2l.tasks.problems import sample_quadratics
 

@@ -146,7 +146,7 @@ class StyleTransferProblem(Problem):
         _checks.tensor_shape("theta0", theta0, (content.shape[0], content[0].numel()))
         self.shape = tuple(content.shape[1:])
         self.content, self.style, self.features, self.weights = content, style, features, weights
-        self.theta0, self._last_theta = theta0, None
+        self.theta0 = theta0
         with torch.no_grad():
             maps = features(content)
             if not 0 <= weights.content_layer < len(maps):
@@ -176,7 +176,6 @@ class StyleTransferProblem(Problem):
         return {"content": content, "style": style, "tv": total_variation(images)}
 
     def loss(self, theta: torch.Tensor, step: int = 0) -> torch.Tensor:
-        self._last_theta = theta.detach()
         t, w = self.terms(theta), self.weights
         return w.content * t["content"] + w.style * t["style"] + w.tv * t["tv"]
 
@@ -197,13 +196,6 @@ class StyleTransferProblem(Problem):
     def as_images(self, theta: torch.Tensor) -> torch.Tensor:
         """θ ``(batch, 3·H·W)`` viewed as images ``(batch, 3, H, W)``, clipped to [0, 1] for display."""
         return theta.reshape(-1, *self.shape).clamp(0, 1)
-
-    def last_images(self) -> torch.Tensor:
-        """The images at which f was last evaluated (after :func:`l2l.evaluate`: θ_T), ``(batch, 3, H, W)``
-        clipped to [0, 1] for display."""
-        if self._last_theta is None:
-            raise RuntimeError("the objective has not been evaluated yet; run l2l.evaluate first")
-        return self._last_theta.reshape(-1, *self.shape).clamp(0, 1)
 
 
 def noise_images(batch: int, size: int, generator: torch.Generator | int = 0,
