@@ -34,6 +34,7 @@ class MNISTTraining:
     validation_seed: int = 10_000
 
 
+#: the settings of the shipped MNIST optimizer and of the MNIST notebook's live runs
 MNIST = MNISTTraining()
 
 
@@ -61,6 +62,7 @@ class QuadraticsTraining:
     dim: int = 10
 
 
+#: the settings of the quadratics notebook's meta-training and of the shipped preprocessed optimizer
 QUADRATICS = QuadraticsTraining()
 
 #: The settings of the shipped Neural Art optimizer (``python -m l2l.experiments.train neural_art``):

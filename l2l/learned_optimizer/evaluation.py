@@ -52,7 +52,7 @@ def evaluate_many(rules: Sequence, problem: Problem, steps: int, final_params: b
     Each rule runs on its own copy of θ_0 and sees the same f_t at every step (the same
     minibatches), so the result equals ``[evaluate(rule, problem, steps) for rule in rules]`` up
     to rounding; the gradients of all copies come from one
-    :meth:`~l2l.problems.Problem.stacked_loss_and_grad` call per step, which for an MLP shares
+    :meth:`~l2l.tasks.problems.Problem.stacked_loss_and_grad` call per step, which for an MLP shares
     each minibatch and multiplies larger matrices.
 
     Returns:

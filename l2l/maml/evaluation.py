@@ -109,7 +109,7 @@ def evaluate_adaptation(model: nn.Module, params: Params, tasks, *, lr: float, s
                         divergence_factor: float = 10.0) -> AdaptationCurve:
     """Adapt from ``params`` on ``n_tasks`` new tasks and summarise the query loss per step.
 
-    Draws the tasks from ``tasks`` (e.g. :class:`~l2l.tasks.SineTasks`) with ``k_support`` support
+    Draws the tasks from ``tasks`` (e.g. :class:`~l2l.tasks.regression.SineTasks`) with ``k_support`` support
     points and ``k_query`` fresh query points each (or the fixed inputs ``query_x``, e.g. a grid)
     in the dtype of ``params``,
     runs ``steps`` SGD steps of size ``lr`` (:func:`adaptation_losses`) and returns an

@@ -61,7 +61,7 @@ _COMPILED: dict = {}
 
 
 def _compiled_step(key, step, example):
-    """``step`` compiled for the shapes of ``example`` (:func:`l2l._compile.traced`), cached by
+    """``step`` compiled for the shapes of ``example`` (``l2l._compile.traced``), cached by
     ``key`` for the session; ``step`` itself when compilation is off or fails."""
     if key not in _COMPILED:
         _COMPILED[key] = traced(step, example, "the MAML step")

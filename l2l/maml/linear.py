@@ -15,7 +15,7 @@ def linear_maml_optimum(tasks: LinearTasks, *, inner_lr: float, inner_steps: int
     """The initialisations MAML and joint training converge to on linear regression, in closed form.
 
     For the model ``y = w[0] x + w[1]`` and the squared loss, a task with optimum ``w*`` and input
-    second moment ``Σ`` (:meth:`~l2l.tasks.LinearTasks.moments`) has the query loss
+    second moment ``Σ`` (:meth:`~l2l.tasks.regression.LinearTasks.moments`) has the query loss
     ``(w − w*)ᵀ Σ (w − w*) + σ²`` on average over query points. ``k`` SGD steps of size ``α`` on a
     support set whose loss has Hessian ``Ĥ = (2/K) Σ_j φ_j φ_jᵀ`` (``φ = (x, 1)``) map
     ``w − w*`` to ``(I − αĤ)^k (w − w*)`` plus zero-mean label noise, so MAML minimises

@@ -95,7 +95,7 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
         generator: seed or ``torch.Generator`` for the task batches (drawn ``chunk`` iterations at
             a time).
         compile: trace the whole meta-iteration (meta-gradient and Adam update) into one graph
-            and compile it with Inductor (:func:`l2l._compile.traced`; ``benchmarks/maml_sine.py``
+            and compile it with Inductor (``l2l._compile.traced``; ``benchmarks/maml_sine.py``
             times it); falls back to eager mode, with a warning, if compilation fails;
             ``L2L_COMPILE=0`` in the environment turns it off.
         progress: show a progress bar.

@@ -51,8 +51,11 @@ def _plain(value):
     return value
 
 
-def record(notebook: str, **numbers) -> Path:
-    """Merge ``numbers`` into ``_build/results/<notebook>.json`` and return the file's path.
+def record(notebook: str, **numbers) -> None:
+    """Merge ``numbers`` into ``_build/results/<notebook>.json`` (:func:`results_dir`).
+
+    Returns nothing, so that a notebook cell ending with it shows no output (a path of the
+    machine that built the page would).
 
     Values may be Python numbers, strings, tensors, numpy scalars, or lists and dicts of them.
     Infinity is stored as the JSON token ``Infinity`` (diverged runs are data, not errors).
@@ -67,7 +70,6 @@ def record(notebook: str, **numbers) -> Path:
     data = json.loads(path.read_text()) if path.exists() else {}
     data.update({key: _plain(value) for key, value in numbers.items()})
     atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
-    return path
 
 
 def load(notebook: str) -> dict:

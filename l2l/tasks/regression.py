@@ -1,10 +1,11 @@
 """Task distributions for few-shot regression: sine waves and linear regression.
 
 A *task distribution* is a small frozen dataclass whose ``sample`` method
-(:meth:`TaskDistribution.sample`, which both inherit) draws a batch of tasks at once and returns
-a :class:`TaskBatch`: support and query sets as tensors of shape ``(n_tasks, K, 1)``, plus the
-parameters that define each task (so that the true function can be drawn, or evaluated on a grid,
-with its ``function``, e.g. :meth:`SineTasks.function`). Every random draw takes a
+(:meth:`~l2l.tasks.regression.TaskDistribution.sample`, which both inherit) draws a batch of
+tasks at once and returns a :class:`TaskBatch`: support and query sets as tensors of shape
+``(n_tasks, K, 1)``, plus the parameters that define each task (so that the true function can be
+drawn, or evaluated on a grid, with its ``function``, e.g. :meth:`SineTasks.function`). Every
+random draw takes a
 ``torch.Generator`` (or an int seed); the numbers are drawn on the generator's device (the CPU by
 default) and then moved to ``device``, so a seed gives the same tasks on every device.
 
@@ -28,7 +29,7 @@ import torch
 
 from l2l import _checks
 
-__all__ = ["TaskBatch", "SineTasks", "LinearTasks"]
+__all__ = ["TaskBatch", "TaskDistribution", "SineTasks", "LinearTasks"]
 
 
 @dataclass(frozen=True)

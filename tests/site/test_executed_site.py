@@ -20,8 +20,11 @@ NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
 PAGES = sorted(p.relative_to(SITE).as_posix() for p in SITE.glob("*/*.html")
                if p.parent.name in ("book", "notebooks"))
 
-#: text a page must never show: unfilled glue or template syntax, and stand-in words
-PLACEHOLDERS = re.compile(r"\{glue|\{\{|\}\}|\bTODO\b|\bTBD\b|\bFIXME\b|\bXXX\b|\?\?\?|<placeholder>")
+#: text a page must never show outside its formulas: unfilled glue or template syntax, TeX that
+#: was not rendered (a link whose text is a title with math shows its source; a $ left over from
+#: display math that the parser read as inline), stand-in words
+PLACEHOLDERS = re.compile(r"\{glue|\{\{|\}\}|\\[A-Za-z]+\{|\$|\bTODO\b|\bTBD\b|\bFIXME\b|\bXXX\b"
+                          r"|\?\?\?|<placeholder>")
 #: what a cell's output must not carry
 WARNING = re.compile(r"\b\w*Warning\b|\bwarnings\.warn\b|Traceback \(most recent call last\)")
 BUILD_PATH = re.compile(r"(/work/|/tmp/|/home/|/root/|site-packages|\.venv/|/usr/lib/python)")
@@ -33,9 +36,10 @@ def _soup(page: str) -> BeautifulSoup:
 
 
 def _prose(soup: BeautifulSoup) -> str:
-    """The page's text without code: cell sources, outputs and literal blocks removed."""
+    """The page's text without code: cell sources, outputs, literal blocks, formulas and API
+    signatures removed."""
     article = soup.select_one("article") or soup
-    for node in article.select("div.cell_input, div.cell_output, pre, code, script, style"):
+    for node in article.select("div.cell_input, div.cell_output, pre, code, script, style, .math, dt.sig"):
         node.decompose()
     return article.get_text(" ")
 
@@ -57,9 +61,12 @@ def test_the_checks_catch_what_they_look_for():
     assert WARNING.search(tqdm_warning) and BUILD_PATH.search(tqdm_warning)
     flood = "meta-training:  10%|█         | 1/10 [00:01<00:09]\nmeta-training:  20%|██        | 2/10\n"
     assert len(PROGRESS_LINE.findall(flood)) == 2
-    html = "<article><p>ratio ratio_64 of {glue:text}`x` TODO</p><pre>ratio_64</pre></article>"
+    html = ("<article><p>ratio ratio_64 of {glue:text}`x` TODO, see The slide’s D_{\\text{train}}</p>"
+            "<pre>ratio_64</pre><span class='math'>\\frac{a}{b}}</span></article>")
     prose = _prose(BeautifulSoup(html, "html.parser"))
-    assert PLACEHOLDERS.findall(prose) == ["{glue", "TODO"] and prose.count("ratio_64") == 1
+    assert PLACEHOLDERS.findall(prose) == ["{glue", "TODO", "\\text{", "}}"] and prose.count("ratio_64") == 1
+    leftover = BeautifulSoup("<p>Hence $<span class='math'>x</span></p>", "html.parser")
+    assert PLACEHOLDERS.findall(_prose(leftover)) == ["$"]
 
 
 def test_the_executed_site_was_built():
