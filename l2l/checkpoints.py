@@ -43,8 +43,7 @@ def checkpoint_stem(name: str | Path) -> Path:
     """The stem (path without suffix) of a saved optimizer: a shipped name such as
     ``"mnist_lstm"`` lives in :data:`PRETRAINED`; anything with a folder, or a suffix, is a path."""
     path = Path(name)
-    if path.suffix in (".pt", ".json"):
-        path = path.with_suffix("")
+    path = path.with_suffix("") if path.suffix in (".pt", ".json") else path
     return path if path.parent != Path(".") else PRETRAINED / path.name
 
 
@@ -107,7 +106,8 @@ def load_pretrained(name: str | Path = "mnist_lstm", device: torch.device | str 
         CheckpointError: the file is corrupted, of another format, or its weights do not fit the
             network its settings describe.
     """
-    pt = checkpoint_stem(name).with_suffix(".pt")
+    stem = checkpoint_stem(name)
+    pt = stem.with_name(stem.name + ".pt")
     saved = _read(pt)
     try:
         net = LSTMOptimizer(**saved["settings"])
@@ -121,7 +121,8 @@ def load_pretrained(name: str | Path = "mnist_lstm", device: torch.device | str 
 def pretrained_record(name: str | Path = "mnist_lstm") -> dict:
     """The training record saved beside a shipped optimizer or any saved stem: the command that
     repeats the run, seed, wall time, validation scores."""
-    path = checkpoint_stem(name).with_suffix(".json")
+    stem = checkpoint_stem(name)
+    path = stem.with_name(stem.name + ".json")
     if not path.is_file():
         raise FileNotFoundError(f"no training record at {path}")
     try:

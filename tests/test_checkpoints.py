@@ -123,3 +123,30 @@ def test_a_broken_record_is_a_clear_error(tmp_path):
 def test_only_an_lstm_optimizer_is_saved(tmp_path):
     with pytest.raises(TypeError, match="LSTMOptimizer"):
         save_optimizer(torch.nn.Linear(1, 1), tmp_path / "x")
+
+
+def test_a_stem_with_a_dot_keeps_its_name(tmp_path):
+    save_optimizer(_tiny(), tmp_path / "run.2", {"seed": 2})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.2.json", "run.2.pt"]
+    assert load_pretrained(tmp_path / "run.2.pt").config() == _tiny().config()
+
+
+def test_the_defaults_are_the_shipped_mnist_optimizer():
+    assert pretrained_record() == pretrained_record("mnist_lstm")
+    for (k, v), (k2, v2) in zip(load_pretrained().state_dict().items(),
+                                load_pretrained("mnist_lstm").state_dict().items()):
+        assert k == k2 and torch.equal(v, v2)
+
+
+def test_error_messages_say_what_was_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="save one with save_optimizer"):
+        load_pretrained(tmp_path / "gone")
+    _write(tmp_path / "old.pt", {"weight": torch.zeros(1)})
+    with pytest.raises(CheckpointError, match=r"found \['weight'\]"):
+        load_pretrained(tmp_path / "old")
+    _write(tmp_path / "list.pt", [1, 2])
+    with pytest.raises(CheckpointError, match="found list"):
+        load_pretrained(tmp_path / "list")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"junk.pt is not a readable checkpoint \(\w+Error: "):
+        load_pretrained(tmp_path / "junk")

@@ -42,6 +42,10 @@ def test_gradient_through_the_steps_is_second_order_unless_first_order():
     # d w_k / d w_0 = (1 − α a)^k through the steps; first-order keeps only the identity: 1
     assert abs(float(grad(lambda v: final(v, False))(w)) - (1 - alpha * a) ** k) < 1e-14
     assert float(grad(lambda v: final(v, True))(w)) == 1.0
+    # second order by default, in both entry points
+    by_default = float(grad(lambda v: sgd(quadratic, v, batches, alpha))(w))
+    along_path = float(grad(lambda v: list(sgd_path(quadratic, v, batches, alpha))[-1][0])(w))
+    assert abs(by_default - (1 - alpha * a) ** k) < 1e-14 and abs(along_path - by_default) < 1e-15
 
 
 def test_a_tensor_step_size_broadcasts_over_runs():

@@ -113,3 +113,100 @@ def test_clipping_bounds_the_meta_gradient():
 def test_different_step_weights_train_differently(weights):
     other = "linear" if weights == "uniform" else "uniform"
     assert not _moved(step_weights=weights).equal(_moved(step_weights=other))
+
+
+class StepRecorder(QuadraticProblem):
+    """A quadratic that records the step index of every evaluation (minibatch problems draw their
+    batch from it, so an off-by-one there would train on the wrong minibatches)."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.grad_steps, self.loss_steps = [], []
+
+    def loss_and_grad(self, theta, step=0):
+        self.grad_steps.append(step)
+        return super().loss_and_grad(theta, step)
+
+    def loss(self, theta, step=0):
+        self.loss_steps.append(step)
+        return super().loss(theta, step)
+
+
+def _fixed(cls=QuadraticProblem):
+    q = sample_quadratics(batch=4, dim=3, generator=7)
+    return cls(q.W, q.y, q.theta0)
+
+
+def test_the_epoch_meta_loss_is_the_sum_of_f_over_steps_one_to_t():
+    from l2l.learned_optimizer import evaluate
+
+    problem, net = _fixed(), _net()
+    expected = evaluate(net, problem, 4)[1:].mean(1).sum().item()  # Σ_{t=1..T} mean f(θ_t), before training
+    log = meta_train(net, lambda g: problem, 1, truncation=Truncation(4, 4), progress=False)
+    assert log.meta_losses == [pytest.approx(expected, rel=1e-6)]
+
+
+def test_each_step_sees_its_own_index():
+    problem = _fixed(StepRecorder)
+    meta_train(_net(), lambda g: problem, 1, truncation=Truncation(6, 3), progress=False)
+    assert problem.grad_steps == [0, 1, 2, 3, 4, 5] and problem.loss_steps == [3, 6]
+
+
+def test_a_tie_keeps_the_first_best_and_the_wall_time_is_measured():
+    import time
+
+    val = [sample_quadratics(batch=4, dim=3, generator=5)]
+    start = time.perf_counter()
+    log = meta_train(_net(), quadratic_family(batch=4, dim=3), 3, truncation=Truncation(4, 2),
+                     outer=OuterOptimizer(schedule=lambda epoch: 0.0), validation=Validation(val, every=1),
+                     progress=False)
+    elapsed = time.perf_counter() - start
+    assert log.val_scores[0] == log.val_scores[1] == log.val_scores[2]  # nothing moved
+    assert log.best_epoch == 1 and 0 < log.seconds <= elapsed
+
+
+def test_when_no_validation_improves_the_starting_weights_are_kept():
+    val = _validation()
+    val.offset = float("inf")  # every score is infinite: none beats the starting inf
+    net = _net()
+    start = copy.deepcopy(net.state_dict())
+    log = meta_train(net, quadratic_family(batch=4, dim=3), 2, validation=Validation([val], every=1), **KW)
+    assert log.best_epoch == 0 and all(torch.equal(start[k], v) for k, v in net.state_dict().items())
+
+
+def test_the_outer_step_size_is_the_one_given():
+    small, large = _moved(), _moved_with_lr(2e-2)
+    torch.testing.assert_close(large, 2 * small, rtol=1e-4, atol=1e-9)  # Adam's first step ∝ lr
+
+
+def _moved_with_lr(lr):
+    net = _net()
+    before = copy.deepcopy(net.state_dict())
+    meta_train(net, quadratic_family(batch=4, dim=3), 1, truncation=Truncation(2, 2),
+               outer=OuterOptimizer(lr=lr), progress=False)
+    return torch.cat([(net.state_dict()[k] - before[k]).flatten() for k in before])
+
+
+def test_the_default_generator_is_seed_zero():
+    a, b = _net(), _net()
+    meta_train(a, quadratic_family(batch=4, dim=3), 1, **KW)
+    meta_train(b, quadratic_family(batch=4, dim=3), 1, generator=0, **KW)
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+
+
+def test_errors_name_the_setting():
+    with pytest.raises(ValueError, match="meta_epochs"):
+        meta_train(_net(), quadratic_family(batch=2, dim=2), 0)
+    for name, value in (("outer", {"lr": 1.0}), ("validation", [])):
+        with pytest.raises(TypeError, match=f"{name} must be an l2l"):
+            meta_train(_net(), quadratic_family(batch=2, dim=2), 1, **{name: value})
+    with pytest.raises(ValueError, match="unroll must be a positive"):
+        Truncation(4, 0)
+
+
+def test_joined_logs_keep_the_first_run_on_a_tie():
+    from l2l.learned_optimizer import MetaTrainLog
+
+    first = MetaTrainLog([1.0, 2.0], [2], [0.5], best_epoch=2, best_score=0.5)
+    later = MetaTrainLog([3.0], [1], [0.5], best_epoch=1, best_score=0.5)
+    assert first.then(later).best_epoch == 2
