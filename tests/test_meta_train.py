@@ -210,3 +210,40 @@ def test_joined_logs_keep_the_first_run_on_a_tie():
     first = MetaTrainLog([1.0, 2.0], [2], [0.5], best_epoch=2, best_score=0.5)
     later = MetaTrainLog([3.0], [1], [0.5], best_epoch=1, best_score=0.5)
     assert first.then(later).best_epoch == 2
+
+
+def _two_rounds(second_offset):
+    """A first round of 2 epochs, then a second of 2 that continues it (``previous``), its scores
+    shifted by ``second_offset``; returns the net, the log, and the weights after each round."""
+    val, family = _validation(), quadratic_family(batch=4, dim=3)
+    net = _net()
+    first = meta_train(net, family, 2, validation=Validation([val], every=1), **KW)
+    after_first = copy.deepcopy(net.state_dict())
+    val.offset = second_offset
+    seen = {}
+    log = meta_train(net, family, 2, generator=1, previous=first, **KW,
+                     validation=Validation([val], every=1,
+                                           callback=lambda n, lg: seen.setdefault(lg.val_epochs[-1],
+                                                                                  copy.deepcopy(n.state_dict()))))
+    return net, first, log, after_first, seen
+
+
+def test_a_continued_run_keeps_the_previous_weights_unless_it_validates_lower():
+    net, first, log, after_first, _ = _two_rounds(second_offset=1e3)  # the second round scores worse
+    assert all(torch.equal(after_first[k], v) for k, v in net.state_dict().items())
+    assert log.best_epoch == first.best_epoch and log.best_score == first.best_score
+    assert log.val_epochs == [1, 2, 3, 4] and len(log.meta_losses) == 4
+
+    net, first, log, _, seen = _two_rounds(second_offset=-1e3)  # the second round scores lower
+    assert log.best_score < first.best_score and log.best_epoch in (3, 4)
+    best = seen[log.best_epoch - 2]  # the callback sees the second round's own epoch numbers
+    assert all(torch.equal(best[k], v) for k, v in net.state_dict().items())
+
+
+def test_a_continued_run_needs_a_log_and_validation():
+    val = [sample_quadratics(batch=4, dim=3, generator=5)]
+    first = meta_train(_net(), quadratic_family(batch=4, dim=3), 1, validation=Validation(val), **KW)
+    with pytest.raises(TypeError, match="previous must be the MetaTrainLog"):
+        meta_train(_net(), quadratic_family(batch=4, dim=3), 1, previous={"best_score": 1.0}, **KW)
+    with pytest.raises(ValueError, match="needs validation.problems"):
+        meta_train(_net(), quadratic_family(batch=4, dim=3), 1, previous=first, **KW)

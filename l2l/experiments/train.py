@@ -15,7 +15,6 @@ record. To add one, write ``add_arguments(parser)`` and ``run(args) -> dict`` an
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import platform
@@ -197,11 +196,8 @@ def train_quadratics(args: argparse.Namespace) -> dict:
     settings = dict(truncation=q.truncation, outer=q.outer,
                     validation=Validation(validation, every=q.eval_every))
     first = meta_train(net, family, max(epochs // 2, 1), generator=args.seed, **settings)
-    kept = copy.deepcopy(net.state_dict())
-    second = meta_train(net, family, max(epochs - epochs // 2, 1), generator=args.seed + 3, **settings)
-    if first.best_score < second.best_score:
-        net.load_state_dict(kept)
-    log = first.then(second)
+    log = meta_train(net, family, max(epochs - epochs // 2, 1), generator=args.seed + 3, previous=first,
+                     **settings)
     record = {
         "experiment": "quadratics",
         "command": f"python -m l2l.experiments.train quadratics --seed {args.seed}"

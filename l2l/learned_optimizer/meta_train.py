@@ -175,6 +175,7 @@ def meta_train(
     outer: OuterOptimizer = OuterOptimizer(),
     validation: Validation = Validation(),
     generator: torch.Generator | int = 0,
+    previous: MetaTrainLog | None = None,
     progress: bool = True,
 ) -> MetaTrainLog:
     """Meta-train ``net`` by truncated BPTT (Andrychowicz et al. 2016, section 2).
@@ -195,12 +196,18 @@ def meta_train(
         truncation, outer, validation: the three groups of settings (:class:`Truncation`,
             :class:`OuterOptimizer`, :class:`Validation`).
         generator: seed or ``torch.Generator`` passed to ``sample_problem``.
+        previous: the log of an earlier call whose result ``net`` holds, to continue that run
+            (e.g. a second round in a notebook cell of its own, with a fresh outer Adam): its best
+            validation score is the one to beat, so ``net`` keeps its weights unless this run
+            scores lower on the same ``validation.problems``.
         progress: show a progress bar.
 
     Returns:
-        A :class:`MetaTrainLog`: meta-loss per epoch, validation scores, the best epoch.
+        A :class:`MetaTrainLog`: meta-loss per epoch, validation scores, the best epoch; with
+        ``previous``, ``previous.then(this run's log)``.
 
     Raises:
+        ValueError: ``previous`` was validated but this run has no validation problems.
         FloatingPointError: the meta-loss or meta-gradient became NaN or infinite; the message
             names the epoch and meta-iteration.
 
@@ -214,13 +221,18 @@ def meta_train(
                               ("validation", validation, Validation)):
         if not isinstance(value, kind):
             raise TypeError(f"{name} must be an l2l.{kind.__name__}, got {type(value).__name__}")
+    if previous is not None and not isinstance(previous, MetaTrainLog):
+        raise TypeError(f"previous must be the MetaTrainLog of an earlier run, got {type(previous).__name__}")
+    if previous is not None and previous.val_scores and not validation.problems:
+        raise ValueError("previous was validated, so this run needs validation.problems to keep the "
+                         "better weights (the same problems as the previous run's)")
     gen = _checks.generator(generator)
     pieces = truncation.steps // truncation.unroll
     optimizer = torch.optim.Adam(net.parameters(), lr=outer.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda e: outer.schedule(e + 1) if outer.schedule else 1.0
     )
-    log = MetaTrainLog()
+    log = MetaTrainLog(best_score=previous.best_score if previous is not None else math.inf)
     best_state = copy.deepcopy(net.state_dict())
     start = time.perf_counter()
     bar = progress_bar(range(1, meta_epochs + 1), show=progress, desc="meta-training")
@@ -252,4 +264,4 @@ def meta_train(
     if validation.problems:
         net.load_state_dict(best_state)
     log.seconds = time.perf_counter() - start
-    return log
+    return log if previous is None else previous.then(log)
