@@ -73,12 +73,33 @@ class RMSprop:
         return -self.lr * grad / (v.sqrt() + self.eps), v
 
 
-class Adam:
-    """Adam (Kingma and Ba 2015) with bias correction:
+def adam_update(grad: torch.Tensor, m: torch.Tensor, v: torch.Tensor, t, lr, beta1: float = 0.9,
+                beta2: float = 0.999, eps: float = 1e-8):
+    """One step of Adam (Kingma and Ba 2015, Algorithm 1), functional:
 
     m_t = β₁ m + (1 − β₁) ∇,  v_t = β₂ v + (1 − β₂) ∇²,
     update = −lr (m_t / (1 − β₁ᵗ)) / (√(v_t / (1 − β₂ᵗ)) + ε).
+
+    Args:
+        grad: the gradient ∇.
+        m, v: the moments before this step (zeros before the first).
+        t: this step's number, counted from 1 (a number, or a 0-d tensor inside a traced graph).
+        lr: the step size (a number, or a 0-d tensor for a schedule inside a traced graph).
+        beta1, beta2, eps: Adam's other settings, PyTorch's defaults.
+
+    Returns:
+        ``(update, m_t, v_t)``, with θ_{t+1} = θ_t + update. :class:`Adam` (the baseline) and
+        :func:`l2l.train_maml`'s meta-optimizer both take this step.
     """
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad.square()
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    return -lr * m_hat / (v_hat.sqrt() + eps), m, v
+
+
+class Adam:
+    """Adam (Kingma and Ba 2015) with bias correction, as an update rule: :func:`adam_update`."""
 
     name = "Adam"
 
@@ -93,12 +114,8 @@ class Adam:
 
     def step(self, grad: torch.Tensor, state):
         m, v, t = state
-        t += 1
-        m = self.beta1 * m + (1 - self.beta1) * grad
-        v = self.beta2 * v + (1 - self.beta2) * grad.square()
-        m_hat = m / (1 - self.beta1**t)
-        v_hat = v / (1 - self.beta2**t)
-        return -self.lr * m_hat / (v_hat.sqrt() + self.eps), (m, v, t)
+        update, m, v = adam_update(grad, m, v, t + 1, self.lr, self.beta1, self.beta2, self.eps)
+        return update, (m, v, t + 1)
 
 
 BASELINES = {rule.name: rule for rule in (SGD, RMSprop, Adam, NAG)}

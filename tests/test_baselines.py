@@ -98,3 +98,17 @@ def test_batched_tuning_scores_each_rate_as_its_own_run_would():
             expected = expected if math.isfinite(expected) else math.inf
             assert tuned[name].scores[lr] == pytest.approx(expected, rel=1e-6)
         assert tuned[name].lr == min(tuned[name].scores, key=tuned[name].scores.get)
+
+
+def test_adam_update_is_algorithm_1_by_hand_and_takes_tensor_step_counts():
+    from l2l.baselines import adam_update
+
+    g, m, v = torch.tensor([0.5, -2.0]), torch.tensor([0.1, 0.2]), torch.tensor([0.3, 0.4])
+    t, lr, b1, b2, eps = 3, 0.01, 0.8, 0.9, 1e-3
+    m_t, v_t = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g**2
+    expected = -lr * (m_t / (1 - b1**t)) / ((v_t / (1 - b2**t)).sqrt() + eps)
+    update, m_new, v_new = adam_update(g, m, v, t, lr, b1, b2, eps)
+    torch.testing.assert_close(update, expected)
+    torch.testing.assert_close((m_new, v_new), (m_t, v_t))
+    traced = adam_update(g, m, v, torch.tensor(3.0), torch.tensor(lr), b1, b2, eps)  # as in train_maml
+    torch.testing.assert_close(traced[0], expected)

@@ -9,6 +9,7 @@ from torch.func import grad_and_value, vmap
 
 from l2l._compile import traced
 from l2l._flat import unflatten
+from l2l.baselines import adam_update
 from l2l.maml.core import maml_loss
 from l2l.tasks.regression import TaskBatch
 
@@ -18,9 +19,10 @@ def _make_step(model, names, shapes, loss_fn, inner_steps, groups):
 
     The parameters of every run are the rows of one flat buffer ``P`` (runs × parameters), with
     Adam's moments ``M`` and ``V`` alongside, so the compiled step has few inputs and one fused
-    update. Runs of one kind (``groups``: kind, first row, number of rows) are
-    batched with ``vmap`` over runs around the ``vmap`` over tasks, and each kind computes only
-    what it needs: joint training has no inner loop, FOMAML no second derivatives.
+    update (:func:`l2l.baselines.adam_update`, the baseline's Adam). Runs of one kind (``groups``:
+    kind, first row, number of rows) are batched with ``vmap`` over runs around the ``vmap`` over
+    tasks, and each kind computes only what it needs: joint training has no inner loop, FOMAML no
+    second derivatives.
     Each run's loss is :func:`~l2l.maml.core.maml_loss` of its row; the step returns the
     meta-loss of every run (rows of ``P``).
     """
@@ -46,12 +48,13 @@ def _make_step(model, names, shapes, loss_fn, inner_steps, groups):
 
     gradient = grad_and_value(total, has_aux=True)
 
-    def step(P, M, V, t, lr, alphas, xs, ys, xq, yq, beta1=0.9, beta2=0.999, eps=1e-8):
+    def step(P, M, V, t, lr, alphas, xs, ys, xq, yq):
         g, (_, losses) = gradient(P, alphas, xs, ys, xq, yq)
         t.add_(1)
-        M.mul_(beta1).add_(g, alpha=1 - beta1)
-        V.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        P.sub_(lr * (M / (1 - beta1**t)) / ((V / (1 - beta2**t)).sqrt() + eps))
+        update, m, v = adam_update(g, M, V, t, lr)  # PyTorch's default betas and eps
+        M.copy_(m)  # in place: the buffers carry over to the next call
+        V.copy_(v)
+        P.add_(update)
         return losses
 
     return step
