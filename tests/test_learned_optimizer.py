@@ -185,6 +185,15 @@ def test_quadratics_are_reproducible_from_a_seed_and_shape_checked():
         sample_quadratics(batch=0)
 
 
+def test_w_scale_multiplies_w_and_leaves_the_rest_of_the_draw():
+    plain, doubled = sample_quadratics(batch=2, dim=3, generator=7), sample_quadratics(batch=2, dim=3,
+                                                                                       generator=7, w_scale=2.0)
+    assert torch.equal(doubled.W, 2 * plain.W)
+    assert torch.equal(doubled.y, plain.y) and torch.equal(doubled.theta0, plain.theta0)
+    with pytest.raises(ValueError, match="w_scale must be a positive finite number, got -1"):
+        sample_quadratics(w_scale=-1.0)
+
+
 def test_step_weights_scale_each_steps_term_of_the_meta_loss():
     from l2l.learned_optimizer import STEP_WEIGHTS
     from l2l.learned_optimizer.meta_train import _unroll

@@ -98,16 +98,21 @@ def sample_quadratics(
     dim: int = 10,
     generator: torch.Generator | int = 0,
     device: torch.device | str = "cpu",
+    w_scale: float = 1.0,
 ) -> QuadraticProblem:
     """A batch of random quadratics: W, y and θ_0 with IID standard Gaussian entries.
 
     The paper draws W and y IID Gaussian and uses batches of 128 functions in 10 dimensions;
-    θ_0 ~ N(0, I) as in public reimplementations.
+    θ_0 ~ N(0, I) as in public reimplementations. ``w_scale`` multiplies W (entries
+    N(0, w_scale²)), which scales the gradients by w_scale² and the curvature WᵀW with them: the
+    quadratics chapter's test off the training distribution (W × 2, W × 0.5). The same generator
+    draws the same W up to that factor, and the same y and θ_0.
     """
     batch = _checks.positive_int("batch", batch)
     dim = _checks.positive_int("dim", dim)
+    w_scale = _checks.positive_float("w_scale", w_scale)
     gen = _checks.generator(generator)
-    W = torch.randn(batch, dim, dim, generator=gen)
+    W = w_scale * torch.randn(batch, dim, dim, generator=gen)
     y = torch.randn(batch, dim, generator=gen)
     theta0 = torch.randn(batch, dim, generator=gen)
     return QuadraticProblem(W.to(device), y.to(device), theta0.to(device))
