@@ -28,8 +28,12 @@ def test_nag_matches_a_hand_computed_update_on_a_1d_quadratic():
         (NAG(0.05), lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True)),
         (RMSprop(0.01), lambda p: torch.optim.RMSprop(p, lr=0.01)),
         (Adam(0.1), lambda p: torch.optim.Adam(p, lr=0.1)),
+        # settings far from the defaults, so that each one (and the sign of ε) shows in the update
+        (NAG(0.05, momentum=0.5), lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.5, nesterov=True)),
+        (RMSprop(0.01, alpha=0.5, eps=0.5), lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.5, eps=0.5)),
+        (Adam(0.1, betas=(0.5, 0.7), eps=0.5), lambda p: torch.optim.Adam(p, lr=0.1, betas=(0.5, 0.7), eps=0.5)),
     ],
-    ids=["SGD", "NAG", "RMSprop", "Adam"],
+    ids=["SGD", "NAG", "RMSprop", "Adam", "NAG-0.5", "RMSprop-eps", "Adam-eps"],
 )
 def test_rules_match_torch_optim_step_for_step(rule, reference):
     problem = sample_quadratics(batch=3, dim=4, generator=0)
@@ -112,3 +116,48 @@ def test_adam_update_is_algorithm_1_by_hand_and_takes_tensor_step_counts():
     torch.testing.assert_close((m_new, v_new), (m_t, v_t))
     traced = adam_update(g, m, v, torch.tensor(3.0), torch.tensor(lr), b1, b2, eps)  # as in train_maml
     torch.testing.assert_close(traced[0], expected)
+
+
+def test_the_default_grid_is_two_rates_per_decade_from_1e4_to_1_and_tuning_uses_it():
+    assert lr_grid() == [1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2, 3.16e-2, 0.1, 0.316, 1.0]
+    assert lr_grid(0.1, 0.1) == [0.1]  # one rate is a grid
+    tuned = tune_learning_rate(SGD, [sample_quadratics(batch=2, dim=2, generator=1)], steps=3)
+    assert list(tuned.scores) == lr_grid()
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(low=0.0), "low must be a positive"), (dict(high=-1.0), "high must be a positive"),
+    (dict(per_decade=0), "per_decade must be a positive integer"),
+])
+def test_lr_grid_errors_name_the_setting(kw, message):
+    with pytest.raises(ValueError, match=message):
+        lr_grid(**kw)
+
+
+def test_tuning_errors_say_what_is_missing_and_results_carry_the_rules_name():
+    val = [sample_quadratics(batch=2, dim=2, generator=1)]
+    with pytest.raises(ValueError, match="lrs must hold at least one learning rate"):
+        tune_learning_rate(SGD, val, steps=2, lrs=[])
+    with pytest.raises(ValueError, match="needs at least one validation problem"):
+        tune_learning_rate(SGD, [], steps=2, lrs=[0.1])
+    assert tune_learning_rate(Adam, val, steps=2, lrs=[0.1]).name == "Adam"
+
+    class Plain:  # a reader's own rule, without a ``name``: the result is named by its class
+        def __init__(self, lr):
+            self.lr = lr
+
+        def init_state(self, theta):
+            return ()
+
+        def step(self, grad, state):
+            return -self.lr * grad, state
+
+    assert tune_learning_rate(Plain, val, steps=2, lrs=[0.1]).name == "Plain"
+
+
+def test_tune_baselines_scores_the_final_loss_by_default():
+    val = [sample_quadratics(batch=4, dim=3, generator=4)]
+    default = tune_baselines(val, steps=6, names=["SGD"], lrs=[0.01, 0.1])
+    last_one = tune_baselines(val, steps=6, names=["SGD"], lrs=[0.01, 0.1], last=1)
+    last_two = tune_baselines(val, steps=6, names=["SGD"], lrs=[0.01, 0.1], last=2)
+    assert default["SGD"].scores == last_one["SGD"].scores != last_two["SGD"].scores

@@ -92,6 +92,44 @@ def test_adapt_tasks_equals_adapt_per_task():
             torch.testing.assert_close(batched[name][i], one[name])
 
 
+def _one_task_or_all(inner, batch):
+    if inner is adapt_tasks:
+        return batch.x_support, batch.y_support
+    return batch.x_support[0], batch.y_support[0]
+
+
+@pytest.mark.parametrize("inner", [adapt, adapt_tasks])
+def test_the_inner_loop_defaults_to_one_second_order_step(inner):
+    net, batch = tiny_net(), sine_batch()
+    x, y = _one_task_or_all(inner, batch)
+    theta = {n: p.clone().requires_grad_() for n, p in parameters_of(net).items()}
+
+    def jacobian_row_sums(**kw):  # ∂(Σ θ')/∂θ: all ones when the inner gradient is a constant
+        adapted = inner(net, theta, x, y, lr=0.1, **kw)
+        return torch.autograd.grad(sum(p.sum() for p in adapted.values()), list(theta.values()))
+
+    default, one_step = inner(net, theta, x, y, lr=0.1), inner(net, theta, x, y, lr=0.1, steps=1)
+    two_steps = inner(net, theta, x, y, lr=0.1, steps=2)
+    assert all(torch.equal(default[n], one_step[n]) for n in theta)
+    assert not all(torch.equal(default[n], two_steps[n]) for n in theta)
+    n_tasks = len(x) if inner is adapt_tasks else 1
+    for first_order, is_identity in ((True, True), (False, False), (None, False)):
+        kw = {} if first_order is None else {"first_order": first_order}  # None: the default
+        sums = jacobian_row_sums(**kw)
+        ones = all(torch.allclose(g, torch.full_like(g, float(n_tasks)), atol=1e-12) for g in sums)
+        assert ones == is_identity, (first_order, sums)
+
+
+@pytest.mark.parametrize("inner", [adapt, adapt_tasks])
+def test_the_inner_loop_names_a_bad_step_size_or_count(inner):
+    net, batch = tiny_net(), sine_batch()
+    x, y = _one_task_or_all(inner, batch)
+    with pytest.raises(ValueError, match=r"^lr must be a finite number >= 0, got -0.1"):
+        inner(net, parameters_of(net), x, y, lr=-0.1)
+    with pytest.raises(ValueError, match=r"^steps must be an integer >= 0, got -1"):
+        inner(net, parameters_of(net), x, y, lr=0.1, steps=-1)
+
+
 def test_adaptation_losses_on_a_line_match_closed_form():
     """For y = w x (no bias) the SGD iterates are known: w_t − w* = (1 − α h)^t (w_0 − w*)."""
     net = nn.Linear(1, 1, bias=False).double()

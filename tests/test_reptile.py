@@ -159,3 +159,75 @@ def test_train_reptile_falls_back_to_eager_when_compilation_fails(monkeypatch):
         )
     assert not fallback.compiled
     torch.testing.assert_close(fallback.params["w"], eager.params["w"])
+
+
+def _sampler(n=3):
+    centres, scales = tasks(n=n, k=2)
+
+    def sample(generator):
+        pick = torch.randint(n, (2,), generator=generator)
+        return centres[pick], scales[pick]
+
+    return sample
+
+
+def test_train_reptile_is_reptile_step_repeated_with_epsilon_annealed():
+    sample, start = _sampler(), {"w": torch.zeros(2, dtype=DT)}
+    run = train_reptile(quadratic, start, sample, 7, inner_lr=0.2, epsilon=0.7)
+    gen, phi = torch.Generator().manual_seed(0), start  # the default generator: seed 0
+    for t in range(7):  # ε_t = 0.7 (1 − t/7) in float64, the parameters' dtype
+        phi = reptile_step(quadratic, phi, sample(gen), inner_lr=0.2, epsilon=linear_anneal(0.7, t, 7))
+    assert torch.equal(run.params["w"], phi["w"])
+
+
+def test_train_reptile_batches_tasks_with_vmap_unless_serial(monkeypatch):
+    import l2l.reptile as reptile
+
+    used = []
+    for name in ("_batched_step", "_serial_step"):
+        real = getattr(reptile, name)
+        monkeypatch.setattr(reptile, name, lambda *a, _real=real, _name=name: used.append(_name) or _real(*a))
+    start = {"w": torch.zeros(2, dtype=DT)}
+    train_reptile(quadratic, start, _sampler(), 2, inner_lr=0.2, epsilon=1.0)
+    train_reptile(quadratic, start, _sampler(), 1, inner_lr=0.2, epsilon=1.0, serial=True)
+    assert used == ["_batched_step", "_batched_step", "_serial_step"]
+
+
+def test_train_reptile_names_a_bad_setting_and_checks_the_first_batch():
+    start = {"w": torch.zeros(2, dtype=DT)}
+    for kw, message in ((dict(iterations=0), r"^iterations must be a positive integer"),
+                        (dict(inner_lr=0.0), r"^inner_lr must be a positive"),
+                        (dict(epsilon=1.5), r"^epsilon must lie in \[0.0, 1.0\], got 1.5")):
+        with pytest.raises(ValueError, match=message):
+            train_reptile(quadratic, start, _sampler(), **{"iterations": 2, "inner_lr": 0.2, "epsilon": 1.0, **kw})
+    centres, scales = tasks(n=2, k=2)
+    with pytest.raises(TypeError, match="minibatches must be a non-empty tuple"):  # a list would vmap
+        train_reptile(quadratic, start, lambda g: [centres, scales], 1, inner_lr=0.2, epsilon=1.0)
+
+
+def test_train_reptile_times_itself_and_shows_a_bar_only_when_asked(monkeypatch, capsys):
+    import time
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    start, began = {"w": torch.zeros(2, dtype=DT)}, time.perf_counter()
+    run = train_reptile(quadratic, start, _sampler(), 1, inner_lr=0.2, epsilon=1.0)
+    elapsed = time.perf_counter() - began
+    assert 0 < run.compile_seconds <= run.seconds <= elapsed and run.compiled is False
+    assert "Reptile" not in capsys.readouterr().err
+    train_reptile(quadratic, start, _sampler(), 1, inner_lr=0.2, epsilon=1.0, progress=True)
+    assert "Reptile" in capsys.readouterr().err
+
+
+def test_task_minibatches_draw_from_their_own_generator_and_name_bad_sizes():
+    batch = SineTasks().sample(2, 6, 4, generator=0, dtype=DT)
+    torch.manual_seed(0)
+    first, _ = task_minibatches(batch, k=1, size=10, generator=1)  # the whole pool: allowed
+    torch.manual_seed(1)  # the global generator plays no part
+    again, _ = task_minibatches(batch, k=1, size=10, generator=1)
+    assert torch.equal(first, again)
+    with pytest.raises(ValueError, match=r"^k must be a positive integer, got 0"):
+        task_minibatches(batch, k=0, size=2, generator=1)
+    with pytest.raises(ValueError, match=r"^size must be a positive integer, got 0"):
+        task_minibatches(batch, k=1, size=0, generator=1)
+    with pytest.raises(TypeError, match="got tuple"):
+        task_minibatches((batch.x_support, batch.y_support), k=1, size=2, generator=1)
