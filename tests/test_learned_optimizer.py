@@ -119,6 +119,19 @@ def test_meta_training_keeps_the_best_validation_weights():
     assert validation_score(net, val, 10) == pytest.approx(log.best_score)
 
 
+def test_validation_pools_the_functions_of_every_problem_as_tuning_does():
+    from l2l.baselines import SGD
+
+    small, large = sample_quadratics(batch=2, dim=3, generator=5), sample_quadratics(batch=6, dim=3, generator=6)
+    rule = SGD(0.05)
+    pooled = torch.cat([evaluate(rule, small, 4), evaluate(rule, large, 4)], dim=1)[-2:].mean().item()
+    assert validation_score(rule, [small, large], 4, last=2) == pytest.approx(pooled, rel=1e-6)
+    assert validation_score(rule, [small], 4) == evaluate(rule, small, 4)[-1].mean().item()
+    assert validation_score(SGD(1e3), [small], 30) == math.inf  # diverged: f overflows
+    with pytest.raises(ValueError, match="at least one problem"):
+        validation_score(rule, [], 4)
+
+
 @pytest.mark.parametrize(
     "make, message",
     [
@@ -127,7 +140,7 @@ def test_meta_training_keeps_the_best_validation_weights():
         (lambda: OuterOptimizer(lr=0.0), "lr must be a positive"),
         (lambda: OuterOptimizer(lr=-1e-3), "lr must be a positive"),
         (lambda: OuterOptimizer(clip_grad_norm=-1.0), "clip_grad_norm must be a positive"),
-        (lambda: Validation(every=0), "eval_every must be a positive"),
+        (lambda: Validation(every=0), "^every must be a positive"),
         (lambda: Validation(score_last=0), "score_last must be a positive"),
     ],
 )

@@ -88,7 +88,10 @@ def window_score(losses: torch.Tensor, last: int = 1) -> float:
 
 
 def validation_score(rule, problems: Sequence[Problem], steps: int, last: int = 1) -> float:
-    """Mean over functions of f(θ_t) averaged over the ``last`` steps; ``inf`` when it diverged."""
-    scores = [evaluate(rule, problem, steps)[-last:].mean() for problem in problems]
-    score = torch.stack(scores).mean().item()
-    return score if math.isfinite(score) else math.inf
+    """The score of ``rule`` on held-out ``problems``: :func:`window_score` of their functions
+    together (mean f(θ_t) over the ``last`` steps; ``inf`` when a run diverged). It is the score by
+    which :func:`l2l.baselines.tune_learning_rate` ranks learning rates, so a learned optimizer's
+    validation and a baseline's tuning compare like with like."""
+    if not problems:
+        raise ValueError("validation_score needs at least one problem")
+    return window_score(torch.cat([evaluate(rule, problem, steps) for problem in problems], dim=1), last)

@@ -149,7 +149,7 @@ class Validation:
     callback: Callable[[LSTMOptimizer, MetaTrainLog], None] | None = None
 
     def __post_init__(self):
-        _checks.positive_int("eval_every", self.every)
+        _checks.positive_int("every", self.every)
         _checks.positive_int("score_last", self.score_last)
 
 
