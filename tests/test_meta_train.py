@@ -165,13 +165,24 @@ def test_a_tie_keeps_the_first_best_and_the_wall_time_is_measured():
     assert log.best_epoch == 1 and 0 < log.seconds <= elapsed
 
 
-def test_when_no_validation_improves_the_starting_weights_are_kept():
+def test_a_run_whose_every_validation_diverged_stops_with_an_error():
     val = _validation()
-    val.offset = float("inf")  # every score is infinite: none beats the starting inf
-    net = _net()
+    val.offset = float("inf")  # every score is infinite: none is a best to keep
+    with pytest.raises(FloatingPointError, match=r"every validation score was infinite or NaN \(\[inf, inf\]\)"):
+        meta_train(_net(), quadratic_family(batch=4, dim=3), 2, validation=Validation([val], every=1), **KW)
+
+
+def test_a_continued_run_whose_validations_diverged_keeps_the_previous_weights():
+    from l2l.learned_optimizer import MetaTrainLog
+
+    val, net = _validation(), _net()
     start = copy.deepcopy(net.state_dict())
-    log = meta_train(net, quadratic_family(batch=4, dim=3), 2, validation=Validation([val], every=1), **KW)
-    assert log.best_epoch == 0 and all(torch.equal(start[k], v) for k, v in net.state_dict().items())
+    val.offset = float("inf")
+    previous = MetaTrainLog(val_epochs=[0], val_scores=[1.0], best_epoch=0, best_score=1.0)
+    log = meta_train(net, quadratic_family(batch=4, dim=3), 2, validation=Validation([val], every=1),
+                     previous=previous, **KW)
+    assert log.best_epoch == 0 and log.val_epochs == [0, 1, 2]
+    assert all(torch.equal(start[k], v) for k, v in net.state_dict().items())
 
 
 def test_the_outer_step_size_is_the_one_given():
@@ -236,7 +247,7 @@ def test_a_continued_run_keeps_the_previous_weights_unless_it_validates_lower():
 
     net, first, log, _, seen = _two_rounds(second_offset=-1e3)  # the second round scores lower
     assert log.best_score < first.best_score and log.best_epoch in (3, 4)
-    best = seen[log.best_epoch - 2]  # the callback sees the second round's own epoch numbers
+    best = seen[log.best_epoch]  # the callback sees the epochs counted on from the first round
     assert all(torch.equal(best[k], v) for k, v in net.state_dict().items())
 
 

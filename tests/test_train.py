@@ -4,6 +4,7 @@ import argparse
 import math
 
 import pytest
+import torch
 
 from l2l.experiments.train import (
     EXPERIMENTS,
@@ -75,3 +76,54 @@ def test_the_quadratics_experiment_repeats_the_notebook_and_records_its_command(
 
     net = l2l.load_pretrained(tmp_path / "q")
     assert net.preprocess and net.hidden_size == 20 and l2l.pretrained_record(tmp_path / "q") == record
+
+
+def _tiny_mnist(monkeypatch):
+    """The MNIST experiment on random 'images' (the driver's logic, not the data: the notebooks
+    and the shipped run use MNIST itself), 4-step runs."""
+    from l2l.experiments import configs, train
+    from l2l.learned_optimizer import Truncation
+
+    g = torch.Generator().manual_seed(0)
+
+    def split(n):
+        return torch.rand(n, 784, generator=g), torch.randint(10, (n,), generator=g)
+
+    monkeypatch.setattr(train, "mnist_splits", lambda device: {"train": split(300), "validation": split(200)})
+    monkeypatch.setattr(train, "MNIST", configs.MNISTTraining(truncation=Truncation(4, 2), score_last=2,
+                                                              validation_runs=2))
+
+
+def test_the_mnist_experiment_records_the_command_it_was_given(tmp_path, monkeypatch):
+    _tiny_mnist(monkeypatch)
+    argv = ["mnist", "--epochs", "2", "--eval-every", "1", "--out", str(tmp_path), "--name", "a"]
+    record = main(argv)
+    assert record["command"] == "python -m l2l.experiments.train " + " ".join(argv)
+    assert record["val_epochs"] == [1, 2] and (tmp_path / "a.pt").exists()
+
+
+def test_fine_tuning_keeps_the_starting_weights_unless_a_validation_beats_them(tmp_path, monkeypatch):
+    import l2l
+
+    _tiny_mnist(monkeypatch)
+    main(["mnist", "--epochs", "1", "--out", str(tmp_path), "--name", "start"])
+    # a meta step of 10 wrecks the optimizer: no validation beats the start, which must survive
+    record = main(["mnist", "--epochs", "2", "--eval-every", "1", "--meta-lr", "10", "--init",
+                   str(tmp_path / "start"), "--out", str(tmp_path), "--name", "tuned"])
+    assert record["val_epochs"][0] == 0 and record["val_scores"][0] == record["init"]["score"]
+    assert record["best_epoch"] == 0, record["val_scores"]
+    start, tuned = l2l.load_pretrained(tmp_path / "start"), l2l.load_pretrained(tmp_path / "tuned")
+    assert all(torch.equal(v, tuned.state_dict()[k]) for k, v in start.state_dict().items())
+
+
+def test_the_quadratics_experiment_names_its_outputs_by_variant_and_needs_two_rounds(tmp_path, monkeypatch):
+    from l2l.experiments import configs, train
+    from l2l.learned_optimizer import Truncation
+
+    small = configs.QuadraticsTraining(truncation=Truncation(4, 2), epochs=2, eval_every=1, batch=4, dim=3)
+    monkeypatch.setattr(train, "QUADRATICS", small)
+    main(["quadratics", "--out", str(tmp_path)])
+    assert (tmp_path / "quadratics_lstm.pt").exists()  # not the shipped preprocessed one's name
+    assert not (tmp_path / "quadratics_lstm_preprocessed.pt").exists()
+    with pytest.raises(ValueError, match="--epochs must be at least 2"):
+        main(["quadratics", "--epochs", "1", "--out", str(tmp_path)])

@@ -18,6 +18,7 @@ import argparse
 import json
 import math
 import platform
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,7 +107,8 @@ def train_mnist(args: argparse.Namespace) -> dict:
     overridable from the command line. Validation: mean loss over the last 10 of 100 steps on
     ``--val-runs`` runs on the held-out training images, also reported as a ratio to Adam
     with its learning rate tuned on the same problems. ``--init`` starts from saved weights
-    (a fine-tuning run, e.g. with a lower meta-lr); their validation score is recorded too.
+    (a fine-tuning run, e.g. with a lower meta-lr): they are scored first, as epoch 0, and stay
+    the result unless a validation beats them (``meta_train(previous=...)``).
     """
     device = default_device()
     torch.manual_seed(args.seed)
@@ -117,11 +119,14 @@ def train_mnist(args: argparse.Namespace) -> dict:
     steps, last = MNIST.truncation.steps, MNIST.score_last
     adam = tune_learning_rate(Adam, validation, steps, lr_grid(1e-3, 1.0), last=last)
     net = LSTMOptimizer(**MNIST.network).to(device)
+    previous = None  # a fine-tuning run keeps the starting weights unless a validation beats them
     if args.init is not None:
         net = load_pretrained(args.init, device)
+        score = validation_score(net, validation, steps, last=last)
+        previous = MetaTrainLog(val_epochs=[0], val_scores=[score], best_epoch=0, best_score=score)
     record = {
         "experiment": "mnist",
-        "command": "python -m l2l.experiments.train " + " ".join(sys.argv[1:]),
+        "command": "python -m l2l.experiments.train " + shlex.join(args.argv),
         "seed": args.seed,
         "epochs": args.epochs,
         "meta_lr": args.meta_lr,
@@ -138,7 +143,7 @@ def train_mnist(args: argparse.Namespace) -> dict:
     }
     if args.init is not None:
         record["init"] = {"from": str(args.init), "record": pretrained_record(args.init),
-                          "score": validation_score(net, validation, steps, last=last)}  # fmt: skip
+                          "score": previous.best_score}  # fmt: skip
 
     def checkpoint(current: LSTMOptimizer, log: MetaTrainLog) -> None:
         record.update(
@@ -161,7 +166,7 @@ def train_mnist(args: argparse.Namespace) -> dict:
         outer=OuterOptimizer(lr=args.meta_lr, clip_grad_norm=args.clip, schedule=schedule),
         validation=Validation(validation, every=args.eval_every, score_last=MNIST.score_last,
                               callback=checkpoint),
-        generator=args.seed,
+        generator=args.seed, previous=previous,
     )
     record["wall_time_s"] = round(log.seconds, 1)
     save_optimizer(net, Path(args.out) / args.name, record)
@@ -180,7 +185,9 @@ def _quadratics_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of φ, problems and validation")
     parser.add_argument("--preprocess", action="store_true", help="the preprocessed variant (appendix A)")
     parser.add_argument("--out", type=Path, default=PRETRAINED, help="output folder")
-    parser.add_argument("--name", default="quadratics_lstm_preprocessed", help="file stem of the outputs")
+    parser.add_argument("--name", default=None,
+                        help="file stem of the outputs (default quadratics_lstm, or quadratics_lstm_preprocessed "
+                             "with --preprocess: the shipped one)")
 
 
 def train_quadratics(args: argparse.Namespace) -> dict:
@@ -189,15 +196,17 @@ def train_quadratics(args: argparse.Namespace) -> dict:
     preprocessed one ships, for the notebook's test off the training distribution."""
     device, q = default_device(), QUADRATICS
     epochs = q.epochs if args.epochs is None else _checks.positive_int("--epochs", args.epochs)
+    if epochs < 2:
+        raise ValueError(f"--epochs must be at least 2 (two rounds of meta-training), got {epochs}")
+    name = args.name or ("quadratics_lstm_preprocessed" if args.preprocess else "quadratics_lstm")
     torch.manual_seed(args.seed)
     net = LSTMOptimizer(**{**q.network, "preprocess": args.preprocess}).to(device)
     family = quadratic_family(batch=q.batch, dim=q.dim, device=device)
     validation = [sample_quadratics(batch=q.batch, dim=q.dim, generator=args.seed + 1, device=device)]
     settings = dict(truncation=q.truncation, outer=q.outer,
                     validation=Validation(validation, every=q.eval_every))
-    first = meta_train(net, family, max(epochs // 2, 1), generator=args.seed, **settings)
-    log = meta_train(net, family, max(epochs - epochs // 2, 1), generator=args.seed + 3, previous=first,
-                     **settings)
+    first = meta_train(net, family, epochs // 2, generator=args.seed, **settings)
+    log = meta_train(net, family, epochs - epochs // 2, generator=args.seed + 3, previous=first, **settings)
     record = {
         "experiment": "quadratics",
         "command": f"python -m l2l.experiments.train quadratics --seed {args.seed}"
@@ -208,7 +217,7 @@ def train_quadratics(args: argparse.Namespace) -> dict:
         "val_scores": log.val_scores, "wall_time_s": round(log.seconds, 1),
         "device": f"{device.type} ({platform.processor() or platform.machine()}, torch {torch.__version__})",
     }
-    save_optimizer(net, Path(args.out) / args.name, record)
+    save_optimizer(net, Path(args.out) / name, record)
     return record
 
 
@@ -278,6 +287,7 @@ def main(argv: list[str] | None = None) -> dict:
     for experiment in EXPERIMENTS.values():
         experiment.add_arguments(sub.add_parser(experiment.name, help=experiment.help))
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what the record says repeats the run
     record = EXPERIMENTS[args.experiment].run(args)
     print(json.dumps({k: v for k, v in record.items() if not isinstance(v, list)}, indent=1))
     return record

@@ -140,7 +140,8 @@ class Validation:
         every: score every ``every`` meta-epochs, and after the last.
         score_last: the score is the mean f(θ_t) over the last ``score_last`` steps of a run.
         callback: ``callback(net, log)`` after every validation (``net`` then holds the current
-            weights), e.g. to save the best checkpoint of a long run as it goes.
+            weights, ``log`` the run so far, from ``previous`` on), e.g. to save the best checkpoint
+            of a long run as it goes.
     """
 
     problems: Sequence[Problem] = ()
@@ -208,8 +209,10 @@ def meta_train(
 
     Raises:
         ValueError: ``previous`` was validated but this run has no validation problems.
-        FloatingPointError: the meta-loss or meta-gradient became NaN or infinite; the message
-            names the epoch and meta-iteration.
+        TypeError: a settings object of the wrong type, or a ``previous`` that is not a log.
+        FloatingPointError: the meta-loss or meta-gradient became NaN or infinite (the message
+            names the epoch and meta-iteration), or no validation score was finite (with
+            ``previous``: nor was its best).
 
     Example:
         >>> net = l2l.LSTMOptimizer()
@@ -260,7 +263,10 @@ def meta_train(
             bar.set_postfix(val=f"{score:.3g}", best=f"{log.best_score:.3g}")
             if validation.callback is not None:
                 log.seconds = time.perf_counter() - start
-                validation.callback(net, log)
+                validation.callback(net, log if previous is None else previous.then(log))
+    if validation.problems and math.isinf(log.best_score):
+        raise FloatingPointError(f"every validation score was infinite or NaN ({log.val_scores}): the "
+                                 "optimizer diverged on the validation problems at every check")
     if validation.problems:
         net.load_state_dict(best_state)
     log.seconds = time.perf_counter() - start
