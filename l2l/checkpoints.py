@@ -40,11 +40,18 @@ class CheckpointError(ValueError):
 
 
 def checkpoint_stem(name: str | Path) -> Path:
-    """The stem (path without suffix) of a saved optimizer: a shipped name such as
-    ``"mnist_lstm"`` lives in :data:`PRETRAINED`; anything with a folder, or a suffix, is a path."""
+    """The stem (path without ``.pt``/``.json``) of a saved optimizer.
+
+    A bare name of a shipped optimizer, such as ``"mnist_lstm"``, is the one in
+    :data:`PRETRAINED`; anything else is a path, relative to the working directory when it has no
+    folder, as :func:`save_optimizer` writes it (so ``save_optimizer(net, "mine")`` is read back by
+    ``load_pretrained("mine")``). A local file named like a shipped optimizer is read by its path
+    with the suffix, ``"mnist_lstm.pt"``.
+    """
     path = Path(name)
-    path = path.with_suffix("") if path.suffix in (".pt", ".json") else path
-    return path if path.parent != Path(".") else PRETRAINED / path.name
+    if path.parent == Path(".") and path.name in shipped():
+        return PRETRAINED / path.name
+    return path.with_suffix("") if path.suffix in (".pt", ".json") else path
 
 
 def shipped() -> list[str]:
@@ -62,7 +69,7 @@ def save_optimizer(net: LSTMOptimizer, stem: str | Path, record: dict | None = N
     """
     if not isinstance(net, LSTMOptimizer):
         raise TypeError(f"net must be an l2l.LSTMOptimizer, got {type(net).__name__}")
-    stem = Path(stem).with_suffix("") if Path(stem).suffix == ".pt" else Path(stem)
+    stem = Path(stem).with_suffix("") if Path(stem).suffix in (".pt", ".json") else Path(stem)
     buffer = io.BytesIO()
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     torch.save({"format": FORMAT, "settings": net.config(), "state_dict": state}, buffer)
@@ -75,8 +82,8 @@ def save_optimizer(net: LSTMOptimizer, stem: str | Path, record: dict | None = N
 
 def _read(pt: Path) -> dict:
     if not pt.is_file():
-        hint = f"shipped: {shipped()}" if pt.parent == PRETRAINED else "save one with save_optimizer"
-        raise FileNotFoundError(f"no saved optimizer at {pt}; {hint}")
+        raise FileNotFoundError(f"no saved optimizer at {pt}; the shipped ones load by name: {shipped()}; "
+                                "save one of your own with save_optimizer")
     try:
         saved = torch.load(pt, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 — truncated, not a torch file, unsafe pickle, ...

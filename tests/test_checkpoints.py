@@ -64,6 +64,18 @@ def test_every_shipped_optimizer_loads_its_trained_weights_and_record(name):
     assert "config" not in record or "hidden_size" not in record["config"]  # settings live in the .pt
 
 
+def test_a_bare_name_saved_in_the_working_directory_loads_back(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    save_optimizer(_tiny(), "mine", {"seed": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.json", "mine.pt"]
+    for name in ("mine", "mine.pt", "mine.json"):
+        assert load_pretrained(name).config() == _tiny().config()
+    assert pretrained_record("mine") == {"seed": 1}
+    save_optimizer(_tiny(), "mnist_lstm.json")  # a local file named like a shipped one: by its suffix
+    assert load_pretrained("mnist_lstm.pt").config() == _tiny().config()
+    assert load_pretrained("mnist_lstm").config() != _tiny().config()  # the bare name is the shipped one
+
+
 def test_a_missing_file_names_it_and_lists_the_shipped_ones(tmp_path):
     with pytest.raises(FileNotFoundError, match="no_such_optimizer.pt.*mnist_lstm"):
         load_pretrained("no_such_optimizer")
@@ -139,7 +151,7 @@ def test_the_defaults_are_the_shipped_mnist_optimizer():
 
 
 def test_error_messages_say_what_was_found(tmp_path):
-    with pytest.raises(FileNotFoundError, match="save one with save_optimizer"):
+    with pytest.raises(FileNotFoundError, match="save one of your own with save_optimizer"):
         load_pretrained(tmp_path / "gone")
     _write(tmp_path / "old.pt", {"weight": torch.zeros(1)})
     with pytest.raises(CheckpointError, match=r"found \['weight'\]"):
