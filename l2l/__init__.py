@@ -19,6 +19,7 @@ so ``import l2l`` costs little more than ``import torch``.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 #: flat name -> the module that defines it
 _EXPORTS = {
@@ -105,11 +106,8 @@ _EXPORTS = {
     "default_device": "l2l.runtime",
 }
 
-#: modules reachable as attributes of the package, ``l2l.maml``, ``l2l.tasks``
-_MODULES = {
-    "baselines", "checkpoints", "data", "experiments", "learned_optimizer", "maml", "maml_rl",
-    "no_free_lunch", "policy_gradient", "report", "reptile", "runtime", "tasks", "taylor",
-}
+#: modules reachable as attributes of the package, ``l2l.maml``, ``l2l.tasks``: every public one
+_MODULES = {info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")}
 
 __all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"

@@ -44,6 +44,16 @@ def positive_float(name: str, value) -> float:
     return float(value)
 
 
+def fraction(name: str, value) -> float:
+    """``value`` as a float in [0, 1), a decay rate (momentum, β, ρ), else an error naming it: at 1
+    nothing decays, and Adam's bias correction 1 − βᵗ is 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in [0, 1), got {value!r} ({type(value).__name__})")
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must lie in [0, 1), got {value}")
+    return float(value)
+
+
 def in_range(name: str, value, low: float, high: float) -> float:
     """``value`` as a float in the closed interval [low, high], else ``ValueError`` naming it."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

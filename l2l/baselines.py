@@ -45,7 +45,7 @@ class NAG:
 
     def __init__(self, lr: float, momentum: float = 0.9):
         self.lr = _checks.positive_float("lr", lr)
-        self.momentum = _checks.in_range("momentum", momentum, 0.0, 1.0)
+        self.momentum = _checks.fraction("momentum", momentum)
 
     def init_state(self, theta: torch.Tensor):
         return torch.zeros_like(theta)
@@ -62,7 +62,7 @@ class RMSprop:
 
     def __init__(self, lr: float, alpha: float = 0.99, eps: float = 1e-8):
         self.lr = _checks.positive_float("lr", lr)
-        self.alpha = _checks.in_range("alpha", alpha, 0.0, 1.0)
+        self.alpha = _checks.fraction("alpha", alpha)
         self.eps = _checks.positive_float("eps", eps)
 
     def init_state(self, theta: torch.Tensor):
@@ -105,8 +105,8 @@ class Adam:
 
     def __init__(self, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         self.lr = _checks.positive_float("lr", lr)
-        self.beta1 = _checks.in_range("betas[0]", betas[0], 0.0, 1.0)
-        self.beta2 = _checks.in_range("betas[1]", betas[1], 0.0, 1.0)
+        self.beta1 = _checks.fraction("betas[0]", betas[0])
+        self.beta2 = _checks.fraction("betas[1]", betas[1])
         self.eps = _checks.positive_float("eps", eps)
 
     def init_state(self, theta: torch.Tensor):

@@ -6,7 +6,7 @@ For a batch of tasks 𝒯_i (here: navigation goals) and policy parameters θ:
 2. inner step, one vanilla policy-gradient step per task:
    θ'_i = θ − α ∇_θ L_i(θ),  L_i the REINFORCE surrogate on 𝒟_i with a linear baseline;
 3. sample episodes 𝒟'_i with π_{θ'_i};
-4. outer step by TRPO on  Σ_i L^TRPO_i(θ'_i(θ))  under  mean_i KL(π_{θ'_i(θ_old)} ‖ π_{θ'_i(θ)}) ≤ δ,
+4. outer step by TRPO on  mean_i L^TRPO_i(θ'_i(θ))  under  mean_i KL(π_{θ'_i(θ_old)} ‖ π_{θ'_i(θ)}) ≤ δ,
    differentiating through the inner step (second derivatives: Hessian-vector products through
    ∇_θ L_i), unless ``first_order`` treats ∇_θ L_i as a constant (first-order MAML).
 

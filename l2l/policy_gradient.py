@@ -190,7 +190,8 @@ def conjugate_gradient(matvec: Callable[[torch.Tensor], torch.Tensor], b: torch.
 @dataclass
 class TRPOStep:
     """Result of one :func:`trpo_step`: the new parameters, the surrogate before and after, the
-    mean KL of the accepted step, and how many halvings the line search took (−1: rejected)."""
+    mean KL of the accepted step, and how many backtracking steps (each × ``backtrack_ratio``)
+    the line search took (−1: rejected)."""
 
     params: Params
     loss_before: float

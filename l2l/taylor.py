@@ -203,8 +203,9 @@ def gradient_alignment(loss: Loss, phi, xs, ys) -> torch.Tensor:
     """Mean inner product ḡ_i · ḡ_j of two different minibatches' gradients of the same task.
 
     Averaged over draws and ordered pairs i ≠ j. Its gradient in φ is 2 · AvgGradInner (the sum
-    H̄_i ḡ_j + H̄_j ḡ_i is ∇(ḡ_i · ḡ_j)), so a step along −AvgGradInner raises it: the term that
-    makes a step on one minibatch help on another (Nichol et al. 2018, section 5.1).
+    H̄_i ḡ_j + H̄_j ḡ_i is ∇(ḡ_i · ḡ_j)), so a step along +AvgGradInner raises it, and that is the
+    step a descent on the meta-gradient's −α · AvgGradInner term takes: the term that makes a step
+    on one minibatch help on another (Nichol et al. 2018, section 5.1).
     """
     k = _check_draws(phi, xs, ys)
 

@@ -161,3 +161,14 @@ def test_tune_baselines_scores_the_final_loss_by_default():
     last_one = tune_baselines(val, steps=6, names=["SGD"], lrs=[0.01, 0.1], last=1)
     last_two = tune_baselines(val, steps=6, names=["SGD"], lrs=[0.01, 0.1], last=2)
     assert default["SGD"].scores == last_one["SGD"].scores != last_two["SGD"].scores
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Adam(0.1, betas=(1.0, 0.999)), r"betas\[0\] must lie in \[0, 1\), got 1.0"),
+    (lambda: Adam(0.1, betas=(0.9, 1.0)), r"betas\[1\] must lie in \[0, 1\), got 1.0"),
+    (lambda: RMSprop(0.1, alpha=1.0), r"alpha must lie in \[0, 1\), got 1.0"),
+    (lambda: NAG(0.1, momentum=-0.1), r"momentum must lie in \[0, 1\), got -0.1"),
+])
+def test_decay_rates_must_lie_below_one(make, message):  # at 1, Adam's 1 − βᵗ is 0: NaN updates
+    with pytest.raises(ValueError, match=message):
+        make()

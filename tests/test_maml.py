@@ -468,3 +468,18 @@ def test_train_maml_is_adam_on_the_public_maml_loss():
             adam.step()
         for name, p in params.items():
             torch.testing.assert_close(result.params[r][name], p.detach(), rtol=0, atol=1e-6)
+
+
+def test_train_maml_stops_when_the_last_update_leaves_the_parameters_not_finite():
+    def nan_gradient(prediction, y):  # a finite loss whose gradient is 0 · ∞ = NaN
+        return ((prediction - y) ** 2).mean() + 0.0 * (prediction - prediction.detach()).abs().sqrt().sum()
+
+    with pytest.raises(FloatingPointError, match="not finite after iteration 0"):
+        train_maml(tiny_net(), SineTasks(), iterations=1, inner_lr=0.0, loss_fn=nan_gradient, compile=False,
+                   progress=False)
+
+
+def test_a_meta_learning_rate_schedule_is_checked_at_every_iteration():
+    with pytest.raises(ValueError, match=r"meta_lr\(2\) must be a finite number >= 0, got nan"):
+        train_maml(tiny_net(), SineTasks(), iterations=3, meta_lr=lambda t: float("nan") if t == 2 else 1e-3,
+                   compile=False, progress=False)

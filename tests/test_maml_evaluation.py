@@ -47,6 +47,10 @@ def test_a_blown_up_task_reads_inf_not_nan_or_zero():
     batch = SineTasks().sample(3, 5, 5, generator=0, dtype=torch.float64)
     losses = adaptation_losses(net, parameters_of(net), batch, lr=1e200, steps=3)
     assert torch.isfinite(losses[0]).all() and (losses[-1] == math.inf).all()
+    # a loss that overflows to +inf (not NaN) stays inf, not the largest float
+    overflow = adaptation_losses(net, parameters_of(net), batch, lr=0.0, steps=2,
+                                 loss_fn=lambda prediction, y: ((prediction - y) ** 2).mean() * 1e308 * 1e10)
+    assert (overflow == math.inf).all()
 
 
 def test_evaluate_adaptation_defaults_and_settings():

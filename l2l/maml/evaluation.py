@@ -45,7 +45,7 @@ def adaptation_losses(model: nn.Module, params: Params, batch: TaskBatch, *, lr:
 
     with torch.no_grad():
         losses = vmap(curve)(batch.x_support, batch.y_support, batch.x_query, batch.y_query).T
-    return torch.nan_to_num(losses, nan=math.inf)
+    return torch.nan_to_num(losses, nan=math.inf, posinf=math.inf)  # inf stays inf, not the largest float
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,11 @@ class MAMLResult:
 
     Attributes:
         params: one dict of parameters per run, in the order of the runs.
-        losses: ``(iterations, n_runs)`` meta-loss (mean query loss after adaptation) of every
-            iteration's task batch, before that iteration's update.
-        inner_lr, first_order: the settings of each run.
+        losses: ``(iterations, n_runs)`` meta-loss of every iteration's task batch, before that
+            iteration's update: the mean query loss after adaptation, or for a joint-training run
+            (α = 0) the mean loss on all support and query points it fits.
+        inner_lr, first_order: the settings of each run, as given (a joint-training run adapts
+            nothing, whatever its ``first_order``).
         seconds: wall time of the training loop (compilation included in ``compile_seconds``).
         iterations_per_second: meta-iterations per second after compilation.
         compiled: whether the step ran compiled (see ``compile``).
@@ -89,9 +91,22 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
     Args:
         model: any ``nn.Module``; its parameters are the starting point unless ``params`` is given
             (the module itself is not modified).
-        tasks: a task distribution with ``sample(n, k_support, k_query, generator, device)``.
+        tasks: a task distribution with ``sample(n, k_support, k_query, generator=, device=,
+            dtype=)`` returning a :class:`~l2l.tasks.regression.TaskBatch` (the tasks of
+            :mod:`l2l.tasks.regression`).
         iterations: number of meta-iterations.
-        meta_lr: Adam's step size, or a function of the iteration (e.g. a linear decay).
+        inner_lr: α, the inner SGD step, ``>= 0``; a list trains one run per entry (0: joint
+            training).
+        first_order: FOMAML (the inner gradients treated as constants), or a list, one per run.
+        inner_steps: inner SGD steps per task (the paper: 1 for sine regression).
+        meta_batch: tasks per meta-iteration (the paper: 25); k_support, k_query: points per task
+            in the inner step and in the meta-loss (``k_query=None``: as many as ``k_support``).
+        meta_lr: Adam's step size, or a function of the iteration (e.g. a linear decay), checked
+            at every iteration.
+        params: a starting point other than the model's own parameters.
+        device: where the tasks are drawn and the training runs.
+        loss_fn: ``loss_fn(prediction, target)`` → scalar; mean squared error by default.
+        chunk: iterations whose tasks are drawn at once.
         generator: seed or ``torch.Generator`` for the task batches (drawn ``chunk`` iterations at
             a time).
         compile: trace the whole meta-iteration (meta-gradient and Adam update) into one graph
@@ -104,7 +119,9 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
         A :class:`MAMLResult`: the trained parameters and the meta-loss of every run and iteration.
 
     Raises:
-        FloatingPointError: a meta-loss stopped being finite; the message names the iteration.
+        FloatingPointError: a meta-loss, or the parameters after the last update, stopped being
+            finite; the message names the iteration.
+        ValueError, TypeError: a setting out of range or of the wrong type, named in the message.
 
     Example:
         >>> net = torch.nn.Sequential(torch.nn.Linear(1, 40), torch.nn.ReLU(), torch.nn.Linear(40, 40),
@@ -120,7 +137,8 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
     alphas = _broadcast("inner_lr", inner_lr, n_runs, _checks.nonneg_float)
     fos = _broadcast("first_order", first_order, n_runs, _as_bool)
     if callable(meta_lr):
-        lr_at = meta_lr
+        def lr_at(iteration):
+            return _checks.nonneg_float(f"meta_lr({iteration})", meta_lr(iteration))
     else:
         constant = _checks.positive_float("meta_lr", meta_lr)
 
@@ -181,6 +199,9 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
             )
         bar.update(n)
     bar.close()
+    if not torch.isfinite(P).all():  # the losses are measured before each update: check the last one
+        raise FloatingPointError(f"MAML parameters are not finite after iteration {iterations - 1} (runs "
+                                 f"with inner_lr {alphas}): the last meta-gradient was not finite")
     seconds = time.perf_counter() - began
     rate = iterations / max(seconds - compile_seconds, 1e-9)
     trained = [None] * n_runs

@@ -104,8 +104,9 @@ def sample_quadratics(
 
     The paper draws W and y IID Gaussian and uses batches of 128 functions in 10 dimensions;
     θ_0 ~ N(0, I) as in public reimplementations. ``w_scale`` multiplies W (entries
-    N(0, w_scale²)), which scales the gradients by w_scale² and the curvature WᵀW with them: the
-    quadratics chapter's test off the training distribution (W × 2, W × 0.5). The same generator
+    N(0, w_scale²)), which multiplies the curvature WᵀW by w_scale², and the gradients with it far
+    from the minimum, where Wθ outweighs y: the quadratics chapter's test off the training
+    distribution (W × 2, W × 0.5). The same generator
     draws the same W up to that factor, and the same y and θ_0.
     """
     batch = _checks.positive_int("batch", batch)
