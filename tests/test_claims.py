@@ -1,4 +1,4 @@
-"""The book's claim records, seeds and thread counts, and glue (l2l.results)."""
+"""The book's claim records, seeds and thread counts, and glue (l2l.report.results)."""
 
 import json
 
