@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import shutil
 import subprocess
@@ -69,7 +70,7 @@ def run_one(notebook: str, seed: int, threads: int, folder: Path, extra_env: dic
     claims = json.loads(record.read_text()).get("claims", []) if record.exists() else []
     error = None
     if done.returncode != 0:
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in done.stderr.splitlines() if line.strip()]
         error = lines[-1][-300:] if lines else f"exit {done.returncode}"
     print(f"{notebook} seed {seed} threads {threads}: {seconds:.0f} s (slowest cell {slowest[0]}: "
           f"{slowest[1]:.0f} s), {len(claims)} claims" + (f", ERROR {error}" if error else ""), flush=True)

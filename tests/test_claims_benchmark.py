@@ -64,11 +64,11 @@ def test_a_rerun_that_fails_early_does_not_read_the_earlier_runs_claims(tmp_path
     stale = tmp_path / "out" / "demo-seed0-threads1"
     stale.mkdir(parents=True)
     (stale / "demo.json").write_text(json.dumps({"claims": [
-        {"claim": "old", "relation": "<", "threshold": 1, "value": 0.5, "holds": True}]}))
+        {"claim": "a stale claim", "relation": "<", "threshold": 1, "value": 0.5, "holds": True}]}))
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise RuntimeError('broke early')")])
     nbformat.write(nb, tmp_path / "notebooks" / "demo.ipynb")
     monkeypatch.setattr(claims_benchmark, "ROOT", tmp_path)
     result = claims_benchmark.run_one("demo", 0, 1, tmp_path / "out", {})
     assert result["claims"] == [] and "broke early" in result["error"]
     text = claims_benchmark.table([result, run("demo", 1, 1, {"ratio": 0.5})])
-    assert "ERROR seed 0 threads 1" in text and "old" not in text
+    assert "ERROR seed 0 threads 1" in text and "a stale claim" not in text
