@@ -81,6 +81,7 @@ _EXPORTS = {
     "maml_loss": "l2l.maml",
     "parameters_of": "l2l.maml",
     "sharpness": "l2l.maml",
+    "mean_ci95": "l2l.maml",
     "summarize_adaptation": "l2l.maml",
     "train_maml": "l2l.maml",
     "tune_step_size": "l2l.maml",

@@ -214,9 +214,3 @@ def adaptation_returns(params: Params, goals: torch.Tensor, *, steps: int = 3, t
         if k < steps:
             theta = adapt_on(theta, episodes, lr, discount)
     return torch.stack(curve)
-
-
-def mean_ci95(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean over the last axis and the half-width of its normal 95 % interval, 1.96 s/√n."""
-    n = values.shape[-1]
-    return values.mean(-1), 1.96 * values.std(-1) / math.sqrt(n)

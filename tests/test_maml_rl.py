@@ -126,8 +126,12 @@ def test_mean_path_follows_the_mean_action_from_the_origin():
 
 
 def test_mean_ci95():
-    mean, half = maml_rl.mean_ci95(torch.tensor([[1.0, 2.0, 3.0, 4.0]]))
+    from l2l.maml import mean_ci95
+
+    mean, half = mean_ci95(torch.tensor([[1.0, 2.0, 3.0, 4.0]]))
     assert mean.item() == 2.5 and half.item() == pytest.approx(1.96 * 1.2909944 / 2)
+    mean, half = mean_ci95(torch.tensor([[3.0], [5.0]]))  # one value per row: no spread
+    assert mean.tolist() == [3.0, 5.0] and half.tolist() == [0.0, 0.0]
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -47,6 +47,7 @@ from l2l.maml.evaluation import (
     AdaptationCurve,
     adaptation_losses,
     evaluate_adaptation,
+    mean_ci95,
     summarize_adaptation,
     tune_step_size,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "AdaptationCurve",
     "adaptation_losses",
     "evaluate_adaptation",
+    "mean_ci95",
     "summarize_adaptation",
     "tune_step_size",
     "sharpness",

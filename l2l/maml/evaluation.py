@@ -85,17 +85,24 @@ class AdaptationCurve:
         }
 
 
+def mean_ci95(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean over the last axis and the half-width of its normal 95 % interval, 1.96 s/√n (0 for a
+    single value)."""
+    n = values.shape[-1]
+    std = values.std(-1) if n > 1 else torch.zeros_like(values[..., 0])
+    return values.mean(-1), 1.96 * std / math.sqrt(n)
+
+
 def summarize_adaptation(losses: torch.Tensor, lr: float = math.nan,
                          divergence_factor: float = 10.0) -> AdaptationCurve:
     """Mean, 95% interval, median and count of diverged tasks per step, from a
     ``(steps + 1, n_tasks)`` tensor of losses (as :func:`adaptation_losses` returns)."""
     _checks.tensor_shape("losses", losses, (None, None))
     losses = losses.detach().to(torch.float64).cpu()
-    n = losses.shape[1]
     finite = torch.isfinite(losses).all(dim=1)
-    mean = torch.where(finite, losses.mean(dim=1), torch.tensor(math.inf, dtype=losses.dtype))
-    std = losses.std(dim=1) if n > 1 else torch.zeros(losses.shape[0], dtype=losses.dtype)
-    ci95 = torch.where(finite, 1.96 * std / math.sqrt(n), torch.tensor(math.inf, dtype=losses.dtype))
+    mean, half = mean_ci95(losses)
+    mean = torch.where(finite, mean, torch.tensor(math.inf, dtype=losses.dtype))
+    ci95 = torch.where(finite, half, torch.tensor(math.inf, dtype=losses.dtype))
     median = losses.median(dim=1).values
     threshold = divergence_factor * losses[0][torch.isfinite(losses[0])].mean()
     diverged = (~torch.isfinite(losses) | (losses > threshold)).sum(dim=1)
