@@ -27,6 +27,23 @@ def test_matches_a_manual_application_of_the_network():
             torch.testing.assert_close(theirs.detach(), mine)
 
 
+def test_a_float64_model_is_stepped_by_the_float32_network():
+    torch.manual_seed(0)
+    net = LSTMOptimizer(hidden_size=6, output_scale=0.1)
+    single = nn.Linear(3, 1)
+    double = nn.Linear(3, 1).double()
+    double.load_state_dict({k: v.double() for k, v in single.state_dict().items()})
+    x, y = torch.randn(8, 3), torch.randn(8, 1)
+    for model, data in ((single, (x, y)), (double, (x.double(), y.double()))):
+        opt = LearnedOptimizer(model.parameters(), net)
+        for _ in range(3):
+            opt.zero_grad()
+            nn.functional.mse_loss(model(data[0]), data[1]).backward()
+            opt.step()
+    assert double.weight.dtype == torch.float64
+    torch.testing.assert_close(double.weight.float(), single.weight.detach(), rtol=1e-5, atol=1e-6)
+
+
 def test_parameters_without_gradient_are_left_alone_and_closure_is_returned():
     net = LSTMOptimizer(hidden_size=4)
     used, unused = nn.Parameter(torch.ones(3)), nn.Parameter(torch.ones(2))

@@ -23,7 +23,9 @@ class LearnedOptimizer(torch.optim.Optimizer):
 
     Args:
         params: the model's parameters (or parameter groups).
-        net: the trained optimizer network; it is only evaluated, never trained, here.
+        net: the trained optimizer network; it is only evaluated, never trained, here. It runs
+            in its own dtype and on its own device: a float64 or CUDA model's gradients are
+            converted for it, and its updates back.
 
     Example:
         >>> opt = l2l.LearnedOptimizer(model.parameters(), l2l.load_pretrained("mnist_lstm"))
@@ -40,7 +42,7 @@ class LearnedOptimizer(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
-        loss = None
+        loss, home = None, next(self.net.parameters())
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
@@ -49,8 +51,9 @@ class LearnedOptimizer(torch.optim.Optimizer):
                 if param.grad is None:
                     continue
                 state = self.state[param]
+                grad = param.grad.to(device=home.device, dtype=home.dtype)  # the network's own
                 if "lstm" not in state:
-                    state["lstm"] = self.net.init_state(param)
-                update, state["lstm"] = self.net.step(param.grad, state["lstm"])
-                param.add_(update)
+                    state["lstm"] = self.net.init_state(grad)
+                update, state["lstm"] = self.net.step(grad, state["lstm"])
+                param.add_(update.to(device=param.device, dtype=param.dtype))
         return loss
