@@ -27,8 +27,10 @@ def _fall_back(what: str, error: Exception) -> None:
 class Lazy:
     """``fn`` under ``torch.compile``, built on the first call (not at import).
 
-    Calls run the compiled function when compilation is :func:`enabled`, else ``fn`` itself; the
-    first failure of the compiled function warns and switches to ``fn`` for good.
+    Calls run the compiled function when compilation is :func:`enabled`, else ``fn`` itself. When
+    the compiled function fails, ``fn`` runs eagerly on the same arguments (so ``fn`` must be pure,
+    as every compiled path here is): if that fails too, its own error is raised; if it succeeds,
+    the failure was the compiler's, which is reported once, and ``fn`` runs from then on.
     ``compiled`` tells, after the first call, which of the two runs.
     """
 
@@ -50,10 +52,12 @@ class Lazy:
             return self.fn(*args)
         try:
             return self._run(*args)
-        except Exception as error:  # noqa: BLE001 — any compiler failure: run eagerly
-            _fall_back(getattr(self.fn, "__name__", "a function"), error)
-            self._run = self.fn
-            return self.fn(*args)
+        except Exception as error:  # noqa: BLE001 — a compiler failure, or the function's own error
+            failure = error
+        result = self.fn(*args)  # an error of the function itself propagates as it is, unwrapped
+        _fall_back(getattr(self.fn, "__name__", "a function"), failure)  # so it was the compiler
+        self._run = self.fn
+        return result
 
 
 def traced(fn: Callable, example: tuple, what: str) -> Callable:

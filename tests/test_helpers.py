@@ -45,6 +45,21 @@ def test_a_failed_compilation_warns_once_and_runs_eagerly(monkeypatch):
     assert not lazy.compiled and lazy(torch.ones(1)).item() == 2.0  # no second warning: eager for good
 
 
+def test_an_error_of_the_function_itself_is_raised_as_it_is_and_compilation_stays_on(monkeypatch):
+    import warnings
+
+    def wrong_shape(x):
+        raise ValueError(f"x must have 3 entries, got {x.numel()}")
+
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: lambda *a: fn(*a))  # "compiled": fails alike
+    lazy = _compile.Lazy(wrong_shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "could not compile" warning
+        with pytest.raises(ValueError, match="x must have 3 entries, got 1") as caught:
+            lazy(torch.ones(1))
+    assert caught.value.__context__ is None and lazy.compiled  # unwrapped; still the compiled path
+
+
 def test_traced_compiles_a_graph_equal_to_the_function():
     x = torch.randn(5)
     fast = _compile.traced(_double, (x,), "double")
