@@ -19,7 +19,7 @@ def positive_int(name: str, value) -> int:
 
 def nonneg_float(name: str, value) -> float:
     """``value`` as a finite float >= 0, else ``ValueError``/``TypeError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number >= 0, got {value!r} ({type(value).__name__})")
     if not (math.isfinite(value) and value >= 0):
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
@@ -28,11 +28,20 @@ def nonneg_float(name: str, value) -> float:
 
 def nonneg_int(name: str, value) -> int:
     """``value`` as an int >= 0, else ``ValueError``/``TypeError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= 0, got {value!r} ({type(value).__name__})")
     if value < 0:
         raise ValueError(f"{name} must be an integer >= 0, got {value}")
-    return value
+    return int(value)
+
+
+def finite_float(name: str, value) -> float:
+    """``value`` as a finite float, else ``ValueError``/``TypeError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return float(value)
 
 
 def positive_float(name: str, value) -> float:
@@ -57,7 +66,7 @@ def fraction(name: str, value) -> float:
 def in_range(name: str, value, low: float, high: float) -> float:
     """``value`` as a float in the closed interval [low, high], else ``ValueError`` naming it."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+        raise TypeError(f"{name} must be a number in [{low}, {high}], got {value!r} ({type(value).__name__})")
     if not (low <= value <= high):
         raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
     return float(value)
@@ -85,12 +94,11 @@ def tensor_shape(name: str, tensor, shape: tuple) -> None:
         raise ValueError(f"{name} must have shape {pretty}, got {tuple(tensor.shape)}")
 
 
-def generator(seed_or_generator, device="cpu") -> torch.Generator:
-    """A ``torch.Generator`` from an int seed, or the generator itself."""
-    if isinstance(seed_or_generator, torch.Generator):
-        return seed_or_generator
-    if isinstance(seed_or_generator, bool) or not isinstance(seed_or_generator, numbers.Integral):
-        raise TypeError(
-            f"seed must be an int or a torch.Generator, got {type(seed_or_generator).__name__}"
-        )
-    return torch.Generator(device=device).manual_seed(int(seed_or_generator))
+def generator(value) -> torch.Generator:
+    """A CPU ``torch.Generator`` seeded with an int, or the generator given."""
+    if isinstance(value, torch.Generator):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"generator must be an int seed or a torch.Generator, got {value!r} "
+                        f"({type(value).__name__})")
+    return torch.Generator().manual_seed(int(value))

@@ -30,6 +30,13 @@ def test_episode_terminates_within_tolerance_and_truncates_at_the_horizon():
     assert flags == [(False, False), (False, False), (False, True)]
 
 
+def test_a_seed_draws_the_same_goal_whatever_came_before():
+    env = nav.PointNavigationEnv()
+    env.reset(seed=0)
+    assert np.array_equal(env.reset(seed=1)[1]["goal"], nav.PointNavigationEnv().reset(seed=1)[1]["goal"])
+    assert np.array_equal(env.reset()[1]["goal"], env.reset(seed=1)[1]["goal"])  # no seed: the task stays
+
+
 def test_reset_without_goal_draws_inside_the_square_reproducibly():
     a = nav.PointNavigationEnv().reset(seed=3)[1]["goal"]
     b = nav.PointNavigationEnv().reset(seed=3)[1]["goal"]

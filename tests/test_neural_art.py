@@ -239,3 +239,11 @@ def test_ratio_interval_brackets_the_ratio_of_means():
     curves = {"LSTM": torch.stack([learned, learned]), "Adam": torch.stack([baseline, baseline])}
     result = na.final_ratio(curves, "LSTM")
     assert result["ratio_ci95"] == pytest.approx((low, high))
+
+
+def test_art_problems_need_square_rgb_content():
+    features, style = st.RandomFeatures(), torch.rand(3, 8, 8)
+    with pytest.raises(ValueError, match=r"content must be square images \(n, 3, size, size\), got \(2, 3, 8, 12\)"):
+        st.art_problem(torch.rand(2, 3, 8, 12), style, features)
+    with pytest.raises(ValueError, match=r"content must have shape \(\*, 3, \*, \*\)"):
+        st.art_problem(torch.rand(2, 8, 8), style, features)

@@ -106,3 +106,13 @@ def test_the_default_stacked_gradient_loops_over_copies():
         torch.testing.assert_close(value[copy], v.detach())
         torch.testing.assert_close(grad[copy], g)
     torch.testing.assert_close(problem.stacked_loss(theta, 0), value)
+
+
+def test_mlp_problems_refuse_raw_pixels_and_labels_out_of_range():
+    images, labels = torch.rand(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    with pytest.raises(TypeError, match="images must be floating point .* got torch.uint8"):
+        MLPProblem((images * 255).to(torch.uint8), labels, classes=3)
+    with pytest.raises(TypeError, match="labels must be integers on the images' device"):
+        MLPProblem(images, labels.float(), classes=3)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\) for classes=2, got 0..2"):
+        MLPProblem(images, labels, classes=2)

@@ -57,6 +57,17 @@ def test_checks_name_the_bad_value():
         _checks.positive_int("n", 2.5)
     with pytest.raises(ValueError, match="x must lie in"):
         _checks.in_range("x", 2.0, 0.0, 1.0)
-    with pytest.raises(TypeError, match="seed must be an int"):
+    with pytest.raises(TypeError, match="generator must be an int seed or a torch.Generator, got .zero. \(str\)"):
         _checks.generator("zero")
     assert isinstance(_checks.generator(3), torch.Generator)
+
+
+def test_the_number_checks_accept_numpy_scalars_and_name_what_they_allow():
+    import numpy as np
+
+    assert _checks.nonneg_int("k", np.int64(3)) == 3 and type(_checks.nonneg_int("k", np.int64(3))) is int
+    assert _checks.nonneg_float("x", np.float32(0.5)) == 0.5
+    with pytest.raises(ValueError, match="m must be a finite number, got inf"):
+        _checks.finite_float("m", float("inf"))
+    with pytest.raises(TypeError, match=r"x must be a number in \[0.0, 1.0\], got 'a' \(str\)"):
+        _checks.in_range("x", "a", 0.0, 1.0)

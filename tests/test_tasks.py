@@ -93,3 +93,23 @@ def test_argument_checks():
         LinearTasks(x_scales=(1.0, 2.0, 3.0), slope_means=(0.0, 1.0))
     with pytest.raises(ValueError, match="query_x"):
         SineTasks().sample(3, 4, query_x=torch.zeros(5, 2))
+
+
+def test_a_task_index_out_of_range_raises_instead_of_giving_an_empty_batch():
+    batch = SineTasks().sample(5, 3, generator=0)
+    assert len(batch[4]) == 1 and torch.equal(batch[-1].x_support, batch[4].x_support)
+    for index in (5, -6):
+        with pytest.raises(IndexError, match=f"task index {index} is out of range for a batch of 5 tasks"):
+            batch[index]
+
+
+@pytest.mark.parametrize("kw, error, message", [
+    (dict(x_scales=(1.0, -2.0), slope_means=(0.0,)), ValueError, r"x_scales\[1\] must be a positive"),
+    (dict(slope_means=(float("nan"),)), ValueError, r"slope_means\[0\] must be a finite number"),
+    (dict(noise_std=-0.1), ValueError, "noise_std must be a finite number >= 0, got -0.1"),
+    (dict(intercept_mean=float("inf")), ValueError, "intercept_mean must be a finite number"),
+])
+def test_linear_tasks_name_the_bad_setting_and_its_index(kw, error, message):
+    with pytest.raises(error, match=message):
+        LinearTasks(**kw)
+    assert LinearTasks(noise_std=0.0).noise_std == 0.0  # no noise is allowed

@@ -105,14 +105,16 @@ class PointNavigationEnv(gymnasium.Env):
     def reset(self, *, seed=None, options=None):
         """Start an episode at the origin; returns ``(position, {"goal": goal})``.
 
-        ``seed`` seeds the goal sampler; ``options={"goal": (x, y)}`` sets the goal, which stays
-        for later episodes until another is given.
+        The goal is the task: it stays for later episodes (episodes of one task) until
+        ``options={"goal": (x, y)}`` sets another, or ``seed`` reseeds the environment, which
+        draws a new goal from that seed (so ``reset(seed=s)`` gives the same task whatever came
+        before). The first episode without either draws one.
         """
         super().reset(seed=seed)
         goal = (options or {}).get("goal")
         if goal is not None:
             self.goal = self._checked(goal)
-        elif self.goal is None:
+        elif seed is not None or self.goal is None:
             self.goal = self.np_random.uniform(GOAL_LOW, GOAL_HIGH, size=2)
         self._position = np.zeros(2)
         self._steps = 0

@@ -204,12 +204,21 @@ class MLPProblem(Problem):
     ):
         _checks.tensor_shape("images", images, (None, None))
         _checks.tensor_shape("labels", labels, (images.shape[0],))
+        if not images.is_floating_point():
+            raise TypeError(f"images must be floating point (pixels in [0, 1], as mnist_splits gives them), "
+                            f"got {images.dtype}")
+        if labels.dtype not in (torch.int64, torch.int32) or labels.device != images.device:
+            raise TypeError(f"labels must be integers on the images' device ({images.device}), got "
+                            f"{labels.dtype} on {labels.device}")
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
         self.hidden = tuple(_checks.positive_int("hidden size", h) for h in hidden)
         self.runs = _checks.positive_int("runs", runs)
         self.minibatch = _checks.positive_int("minibatch", minibatch)
         self.classes = _checks.positive_int("classes", classes)
+        if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < self.classes:
+            raise ValueError(f"labels must lie in [0, {self.classes}) for classes={self.classes}, got "
+                             f"{int(labels.min())}..{int(labels.max())}")
         init_std = _checks.positive_float("init_std", init_std)
         self.images, self.labels, self.activation = images, labels, activation
         sizes = (images.shape[1], *self.hidden, self.classes)

@@ -65,7 +65,10 @@ class TaskBatch:
     def __getitem__(self, index) -> TaskBatch:
         """The tasks selected by ``index`` (an int, a slice, or an index tensor), as a batch."""
         if isinstance(index, numbers.Integral) and not isinstance(index, bool):
-            index = slice(int(index), int(index) + 1 if index != -1 else None)
+            n = len(self)
+            if not -n <= index < n:
+                raise IndexError(f"task index {index} is out of range for a batch of {n} tasks")
+            index = slice(int(index) % n, int(index) % n + 1)
         return TaskBatch(
             self.x_support[index],
             self.y_support[index],
@@ -215,8 +218,8 @@ class LinearTasks(TaskDistribution):
     noise_std: float = 0.1
 
     def __post_init__(self):
-        scales = tuple(_checks.positive_float("x_scales[i]", s) for s in self.x_scales)
-        means = tuple(float(m) for m in self.slope_means)
+        scales = tuple(_checks.positive_float(f"x_scales[{i}]", s) for i, s in enumerate(self.x_scales))
+        means = tuple(_checks.finite_float(f"slope_means[{i}]", m) for i, m in enumerate(self.slope_means))
         if not scales:
             raise ValueError("x_scales must hold at least one scale")
         if len(means) == 1:
@@ -225,10 +228,9 @@ class LinearTasks(TaskDistribution):
             raise ValueError(
                 f"slope_means must hold one mean or one per scale ({len(scales)}), got {means}"
             )
+        _checks.finite_float("intercept_mean", self.intercept_mean)
         for name in ("slope_std", "intercept_std", "noise_std"):
-            value = getattr(self, name)
-            if value != 0:
-                _checks.positive_float(name, value)
+            _checks.nonneg_float(name, getattr(self, name))
         object.__setattr__(self, "x_scales", scales)
         object.__setattr__(self, "slope_means", means)
 

@@ -208,7 +208,11 @@ def noise_images(batch: int, size: int, generator: torch.Generator | int = 0,
 
 def art_problem(content: torch.Tensor, style: torch.Tensor, features: nn.Module,
                 generator: torch.Generator | int = 0, weights: ArtWeights = ArtWeights()):
-    """A :class:`StyleTransferProblem` on ``content`` started from uniform noise drawn with ``generator``."""
+    """A :class:`StyleTransferProblem` on square ``content`` images ``(n, 3, size, size)``, started
+    from uniform noise drawn with ``generator`` (:func:`noise_images`)."""
+    _checks.tensor_shape("content", content, (None, 3, None, None))
+    if content.shape[-2] != content.shape[-1]:
+        raise ValueError(f"content must be square images (n, 3, size, size), got {tuple(content.shape)}")
     theta0 = noise_images(content.shape[0], content.shape[-1], generator, content.device)
     return StyleTransferProblem(content, style, features, theta0, weights)
 
