@@ -122,13 +122,25 @@ BASELINES = {rule.name: rule for rule in (SGD, RMSprop, Adam, NAG)}
 
 
 def lr_grid(low: float = 1e-4, high: float = 1.0, per_decade: int = 2) -> list[float]:
-    """A log-spaced learning-rate grid from ``low`` to ``high`` (both included when on the grid)."""
+    """The learning rates 10^(k / per_decade), to 3 significant digits, that lie in [low, high].
+
+    The grid is anchored at 1, so every grid has the same points (``lr_grid(0.0316, 1.0)`` is
+    ``[0.0316, 0.1, 0.316, 1.0]``); a bound within 1 % of a step of a grid point counts as that point,
+    so a rounded bound such as 3.16 = 10^0.5 is included.
+
+    Raises:
+        ValueError: ``low > high``, a non-positive bound or ``per_decade``, or no grid point
+            between the bounds.
+    """
     low, high = _checks.positive_float("low", low), _checks.positive_float("high", high)
     if low > high:
         raise ValueError(f"low={low} must not exceed high={high}")
     per_decade = _checks.positive_int("per_decade", per_decade)
-    n = round(math.log10(high / low) * per_decade)
-    return [float(f"{low * 10 ** (i / per_decade):.3g}") for i in range(n + 1)]
+    first = math.ceil(per_decade * math.log10(low) - 0.01)
+    last = math.floor(per_decade * math.log10(high) + 0.01)
+    if first > last:
+        raise ValueError(f"no learning rate 10^(k/{per_decade}) lies between low={low} and high={high}")
+    return [float(f"{10 ** (k / per_decade):.3g}") for k in range(first, last + 1)]
 
 
 @dataclass

@@ -121,6 +121,12 @@ def test_adam_update_is_algorithm_1_by_hand_and_takes_tensor_step_counts():
 def test_the_default_grid_is_two_rates_per_decade_from_1e4_to_1_and_tuning_uses_it():
     assert lr_grid() == [1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2, 3.16e-2, 0.1, 0.316, 1.0]
     assert lr_grid(0.1, 0.1) == [0.1]  # one rate is a grid
+    # anchored at 1 and never past the bounds: a rounded bound is a grid point, others are not
+    assert lr_grid(0.0316, 1.0) == [0.0316, 0.1, 0.316, 1.0]
+    assert lr_grid(1e-3, 3.16, per_decade=4)[-1] == 3.16 and lr_grid(1e-3, 3.0, per_decade=4)[-1] == 1.78
+    assert lr_grid(1e-4, 0.8)[-1] == 0.316 and lr_grid(0.02, 0.2)[0] == 0.0316
+    with pytest.raises(ValueError, match="no learning rate 10"):
+        lr_grid(0.02, 0.03)
     tuned = tune_learning_rate(SGD, [sample_quadratics(batch=2, dim=2, generator=1)], steps=3)
     assert list(tuned.scores) == lr_grid()
 
