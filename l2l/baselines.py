@@ -208,7 +208,7 @@ def _tune(makers: dict[str, Callable[[float], object]], problems, steps, lrs, la
         by_lr = {lr: scores[name, lr] for lr in lrs}
         best = min(by_lr, key=by_lr.get)
         if math.isinf(by_lr[best]):
-            raise FloatingPointError(f"every learning rate in {lrs} diverged; try smaller ones")
+            raise FloatingPointError(f"{name}: every learning rate in {lrs} diverged; try smaller ones")
         rule = make_rule(best)
         tuned[name] = Tuned(getattr(rule, "name", type(rule).__name__), best, rule, by_lr)
     return tuned

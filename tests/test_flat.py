@@ -19,3 +19,11 @@ def test_flatten_and_unflatten_are_inverse():
 def test_unflatten_names_a_size_mismatch():
     with pytest.raises(ValueError, match="vector has 3 entries.*need 4"):
         unflatten(torch.zeros(3), {"w": (2, 2)})
+
+
+def test_unflatten_takes_one_run_at_a_time():
+    with pytest.raises(ValueError, match=r"vector must be 1-D .* got shape \(2, 3\)"):
+        unflatten(torch.zeros(2, 3), {"w": (3,)})
+    rows = torch.arange(6.0).reshape(2, 3)  # many runs: map over the rows
+    mapped = torch.vmap(lambda row: unflatten(row, {"w": (1,), "b": (2,)})["b"])(rows)
+    assert torch.equal(mapped, rows[:, 1:])

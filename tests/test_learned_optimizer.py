@@ -34,6 +34,13 @@ def test_preprocessing_small_branch_is_minus_one_and_scaled_gradient():
     torch.testing.assert_close(out[:, 1], g * math.exp(10.0))
 
 
+def test_preprocessing_refuses_a_p_whose_exponential_overflows():
+    assert torch.isfinite(preprocess_gradients(torch.zeros(3), p=80.0)).all()
+    for make in (lambda: preprocess_gradients(torch.zeros(3), p=95.0), lambda: LSTMOptimizer(p=95.0)):
+        with pytest.raises(ValueError, match=r"p must lie in \(0, 80\] .*got 95.0"):
+            make()
+
+
 def test_preprocessing_threshold_is_e_to_minus_p_and_continuous_in_first_channel():
     p = 4.0
     at = torch.tensor([math.exp(-p)], dtype=torch.float64)

@@ -51,7 +51,8 @@ class _LSTMCellFunction(torch.autograd.Function):
     """One ``nn.LSTMCell`` step (gates i, f, g, o) with a hand-written backward pass.
 
     x (N, I), h and c (N, H), weight (4H, I + H) = [W_ih, W_hh], bias (4H,). Per step: one
-    matrix product forward, two backward, and one fused pointwise kernel each way. Autograd's
+    matrix product forward, two backward (three when x needs a gradient, as in every layer above
+    the first), and one fused pointwise kernel each way. Autograd's
     version of the cell builds a dozen nodes and as many temporaries per step; on the MNIST
     optimizee (16k coordinates × 100 steps) that memory traffic, not the arithmetic, dominated
     a meta-epoch.
@@ -74,6 +75,7 @@ class _LSTMCellFunction(torch.autograd.Function):
 
 
 def lstm_cell(cell: nn.LSTMCell, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]):
-    """``cell(x, state)`` computed by ``_LSTMCellFunction`` (same values and gradients)."""
+    """``cell(x, state)`` computed by ``_LSTMCellFunction``: the same values and gradients up to
+    rounding (tanh is computed as 2σ(2x) − 1 inside the fused kernel)."""
     weight = torch.cat((cell.weight_ih, cell.weight_hh), dim=1)
     return _LSTMCellFunction.apply(x, *state, weight, cell.bias_ih + cell.bias_hh)

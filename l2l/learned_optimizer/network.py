@@ -15,6 +15,15 @@ from l2l.learned_optimizer.lstm_cell import lstm_cell
 LSTMState = tuple[tuple[torch.Tensor, torch.Tensor], ...]
 
 
+def _check_p(p) -> float:
+    """The preprocessing constant, in (0, 80]: beyond, e^p overflows float32 (at 88) and e^−p
+    underflows, so a zero gradient would give 0 · ∞ = NaN or log 0."""
+    p = _checks.positive_float("p", p)
+    if p > 80:
+        raise ValueError(f"p must lie in (0, 80] (e^p must stay finite in float32), got {p}")
+    return p
+
+
 def preprocess_gradients(grad: torch.Tensor, p: float = 10.0) -> torch.Tensor:
     """Log-and-sign gradient preprocessing (Andrychowicz et al. 2016, appendix A).
 
@@ -27,7 +36,7 @@ def preprocess_gradients(grad: torch.Tensor, p: float = 10.0) -> torch.Tensor:
     Both output channels stay in a range of order one although gradients span many orders
     of magnitude. Returns a tensor of shape ``grad.shape + (2,)``.
     """
-    p = _checks.positive_float("p", p)
+    p = _check_p(p)
     magnitude = grad.abs()
     large = magnitude >= math.exp(-p)
     log_part = torch.where(large, magnitude.clamp_min(math.exp(-p)).log() / p, -torch.ones_like(grad))
@@ -68,7 +77,7 @@ class LSTMOptimizer(nn.Module):
         self.hidden_size = _checks.positive_int("hidden_size", hidden_size)
         self.num_layers = _checks.positive_int("num_layers", num_layers)
         self.preprocess = bool(preprocess)
-        self.p = _checks.positive_float("p", p)
+        self.p = _check_p(p)
         self.output_scale = _checks.positive_float("output_scale", output_scale)
         sizes = [2 if self.preprocess else 1] + [self.hidden_size] * self.num_layers
         self.cells = nn.ModuleList(nn.LSTMCell(i, o) for i, o in zip(sizes[:-1], sizes[1:]))
