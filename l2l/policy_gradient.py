@@ -10,7 +10,8 @@
   mean KL divergence, a step scaled to the trust region, and a backtracking line search.
 
 Parameters are dicts of tensors (``names → tensor``). "Flat" helpers turn them into one vector
-where TRPO needs linear algebra.
+where TRPO needs linear algebra. The RL pieces run on the CPU (the navigation task is a few
+hundred floating-point operations per step; a GPU would not help).
 """
 
 from __future__ import annotations
@@ -237,7 +238,7 @@ def trpo_step(params: Params, objective: Callable[[Params], tuple[torch.Tensor, 
     old = flatten(p.detach() for p in theta.values())
     shapes = {n: p.shape for n, p in params.items()}
     if not xfx > 0:
-        return TRPOStep(params, loss.item(), loss.item(), 0.0, -1)
+        return TRPOStep(detached(params), loss.item(), loss.item(), 0.0, -1)
     full_step = -torch.sqrt(2 * max_kl / xfx) * x
     for k in range(max_backtracks):
         candidate = unflatten(old + backtrack_ratio ** k * full_step, shapes)

@@ -121,7 +121,8 @@ def evaluate_adaptation(model: nn.Module, params: Params, tasks, *, lr: float, s
     in the dtype of ``params``,
     runs ``steps`` SGD steps of size ``lr`` (:func:`adaptation_losses`) and returns an
     :class:`AdaptationCurve`. The same ``generator`` seed gives the same tasks to every
-    initialisation, so curves of different methods are paired.
+    initialisation of the same dtype, so curves of different methods are paired (a float32 and
+    a float64 initialisation draw different tasks from one seed).
 
     Example:
         >>> curve = evaluate_adaptation(net, result.params[0], l2l.SineTasks(), lr=0.01, steps=10)
