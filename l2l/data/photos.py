@@ -56,9 +56,7 @@ def load_photo(name: str, downscale: int = 2, device: torch.device | str = "cpu"
     downscale = _checks.positive_int("downscale", downscale)
     from skimage import data  # an optional dependency (extra "art"), imported only when needed
 
-    array = getattr(data, PHOTOS[name].loader)()
-    if isinstance(array, tuple):
-        array = array[0]
+    array = getattr(data, PHOTOS[name].loader)()  # scikit-image checks the file's SHA-256 first
     image = torch.as_tensor(array, dtype=torch.float32) / 255.0
     image = image.unsqueeze(-1).expand(*image.shape, 3) if image.dim() == 2 else image[..., :3]
     image = image.permute(2, 0, 1).unsqueeze(0)

@@ -102,8 +102,9 @@ def sample_quadratics(
 ) -> QuadraticProblem:
     """A batch of random quadratics: W, y and θ_0 with IID standard Gaussian entries.
 
-    The paper draws W and y IID Gaussian and uses batches of 128 functions in 10 dimensions;
-    θ_0 ~ N(0, I) as in public reimplementations. ``w_scale`` multiplies W (entries
+    The paper draws W and y IID Gaussian and uses batches of 128 functions in 10 dimensions; it
+    does not give θ_0, which is N(0, I) here (DeepMind's released code instead draws W and y
+    uniform on [0, 1) and θ_0 ~ N(0, 0.01²)). ``w_scale`` multiplies W (entries
     N(0, w_scale²)), which multiplies the curvature WᵀW by w_scale², and the gradients with it far
     from the minimum, where Wθ outweighs y: the quadratics chapter's test off the training
     distribution (W × 2, W × 0.5). The same generator
