@@ -169,6 +169,8 @@ def test_resumed_training_matches_one_uninterrupted_run(tmp_path):
     _, resumed = na.train_neural_art(2, config=config, resume=tmp_path / "opt.pt", progress=False)
     assert resumed["epochs"] == whole["epochs"] == [1, 2]
     assert resumed["val_scores"] == pytest.approx(whole["val_scores"], rel=1e-6)
+    with pytest.raises(ValueError, match="resume .* or init .*, not both"):
+        na.train_neural_art(2, config=config, resume=tmp_path / "opt.pt", init=tmp_path / "opt.pt", progress=False)
 
 
 def test_fine_tuning_starts_from_the_saved_weights_and_keeps_them_unless_beaten(tmp_path):

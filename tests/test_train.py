@@ -127,3 +127,11 @@ def test_the_quadratics_experiment_names_its_outputs_by_variant_and_needs_two_ro
     assert not (tmp_path / "quadratics_lstm_preprocessed.pt").exists()
     with pytest.raises(ValueError, match="--epochs must be at least 2"):
         main(["quadratics", "--epochs", "1", "--out", str(tmp_path)])
+
+
+def test_the_neural_art_command_says_the_settings_it_cannot_express():
+    from l2l.experiments.configs import NEURAL_ART as TRAIN_CONFIG
+    from l2l.experiments.neural_art import _command
+
+    command = _command(40, {**TRAIN_CONFIG, "size": 32}, None)
+    assert command.endswith("# with config {'size': 32} (not a command-line option)")

@@ -109,6 +109,8 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
             "device": str(device), "torch": torch.__version__, "config": cfg,
             "epochs": [], "val_scores": [], "best_epoch": 0, "best_score": float("inf"), "wall_seconds": 0.0}
     best, start, first_round = None, time.perf_counter(), 0
+    if resume is not None and init is not None:
+        raise ValueError("give resume (continue a run) or init (start a new run from saved weights), not both")
     if resume is not None:
         net, saved = load_pretrained(resume, device), pretrained_record(resume)
         if saved["best_epoch"] != saved["epochs"][-1] or saved["epochs"][-1] % cfg["round_epochs"]:
@@ -164,6 +166,10 @@ def _command(meta_epochs: int, cfg: dict, init: str | Path | None) -> str:
         words.append(f"--step-weights {cfg['step_weights']}")
     if init is not None:
         words.append(f"--init {init}")
+    handled = {"seed", "meta_lr_schedule", "step_weights", *flags}
+    others = {k: v for k, v in cfg.items() if k not in handled and v != NEURAL_ART.get(k)}
+    if others:  # settings the command line cannot give: the record must still say them
+        words.append(f"# with config {others} (not a command-line option)")
     return " ".join(words)
 
 
