@@ -71,3 +71,12 @@ def test_the_number_checks_accept_numpy_scalars_and_name_what_they_allow():
         _checks.finite_float("m", float("inf"))
     with pytest.raises(TypeError, match=r"x must be a number in \[0.0, 1.0\], got 'a' \(str\)"):
         _checks.in_range("x", "a", 0.0, 1.0)
+
+
+def test_image_rows_need_one_caption_per_image_and_load_checks_the_name():
+    from l2l.report.plotting import image_grid
+
+    with pytest.raises(ValueError, match="row 'content' has 2 images but 1 captions"):
+        image_grid({"content": (torch.rand(2, 3, 4, 4), ["a"])})
+    with pytest.raises(ValueError, match="notebook name '../x' must be letters"):
+        load("../x")

@@ -179,7 +179,8 @@ def final_ratio(curves: dict[str, torch.Tensor], learned: str) -> dict:
     ``curves`` maps optimizer labels to losses ``(steps + 1, n_images)`` (from :func:`l2l.evaluate`)
     on the same images; every label but ``learned`` counts as a baseline. Returns the best baseline
     (lowest mean final objective), ``ratio`` = mean final f of ``learned`` / that of the best
-    baseline, and ``image_ratios``, the same ratio image by image.
+    baseline, ``ratio_ci95``, its bootstrap 95 % interval over the images
+    (:func:`ratio_interval`), and ``image_ratios``, the same ratio image by image.
     """
     if learned not in curves or len(curves) < 2:
         raise ValueError(f"curves must hold {learned!r} and at least one baseline, got {list(curves)}")

@@ -1,4 +1,5 @@
-"""One plot style for the whole book, and the loss-curve plot every optimizer chapter uses."""
+"""One plot style for the whole book, the loss-curve plot every optimizer chapter uses, and the
+image grid of the Neural Art chapter."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def loss_curves(
     for label, losses in curves.items():
         losses = torch.as_tensor(losses, dtype=torch.float64).cpu()
         if losses.dim() != 2:
-            raise ValueError(f"curve {label!r} must be (steps, functions), got {tuple(losses.shape)}")
+            raise ValueError(f"curve {label!r} must be (steps + 1, functions), got {tuple(losses.shape)}")
         steps = torch.arange(losses.shape[0])
         low, high = torch.quantile(losses, torch.tensor(spread, dtype=losses.dtype) / 100, dim=1)
         (line,) = ax.plot(steps, losses.mean(dim=1), label=label, lw=1.8)
@@ -44,13 +45,14 @@ def loss_curves(
     return ax
 
 
-def image_grid(rows: dict[str, torch.Tensor], *, size: float = 1.6):
+def image_grid(rows: dict[str, tuple], *, size: float = 1.6):
     """A figure of images, one row per entry: ``rows`` maps a row title to ``(images, captions)``,
     ``images`` of shape ``(n, 3, H, W)`` (or a list of ``(3, H, W)``) with one caption each."""
-    import matplotlib.pyplot as plt
-
     if not rows:
         raise ValueError("image_grid needs at least one row")
+    for title, (images, captions) in rows.items():
+        if len(images) != len(captions):
+            raise ValueError(f"row {title!r} has {len(images)} images but {len(captions)} captions")
     n_cols = max(len(images) for images, _ in rows.values())
     fig, axes = plt.subplots(len(rows), n_cols, figsize=(size * n_cols, size * len(rows) + 0.4),
                              squeeze=False)

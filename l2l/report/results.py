@@ -74,6 +74,8 @@ def record(notebook: str, **numbers) -> None:
 
 def load(notebook: str) -> dict:
     """Read back what :func:`record` wrote for ``notebook``."""
+    if not _NAME.match(notebook):
+        raise ValueError(f"notebook name {notebook!r} must be letters, digits, '_' or '-'")
     path = results_dir() / f"{notebook}.json"
     if not path.exists():
         raise FileNotFoundError(f"no results recorded for {notebook!r} at {path}; run its notebook")

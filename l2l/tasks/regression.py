@@ -145,14 +145,21 @@ class TaskDistribution:
 
         Args:
             n_tasks: how many tasks.
-            k_support: support points per task (K), drawn uniformly from ``x_range``.
+            k_support: support points per task (K), drawn from the distribution's input range
+                (uniform on ``x_range`` for sine tasks, on [−s, s] for linear tasks of scale s).
             k_query: query points per task, fresh draws of the same task; defaults to ``k_support``.
             generator: a ``torch.Generator`` or an int seed; ``None`` uses the global RNG.
             device: where the returned tensors live.
             dtype: floating dtype of the tensors (float32 by default).
             support_x, query_x: fixed inputs instead of random ones, shared by all tasks, of shape
-                ``(M,)`` or ``(M, 1)`` (e.g. a grid of [-5, 5]); then ``k_support``/``k_query`` are
-                ignored.
+                ``(M,)`` or ``(M, 1)`` (e.g. a grid of [-5, 5]), or one set per task,
+                ``(n_tasks, M, 1)``; then ``k_support``/``k_query`` are ignored.
+
+        Returns:
+            A :class:`TaskBatch`: inputs and targets ``(n_tasks, K, 1)`` and each task's parameters.
+
+        Raises:
+            ValueError, TypeError: a count, a seed or fixed inputs of the wrong kind, named.
         """
         n_tasks = _checks.positive_int("n_tasks", n_tasks)
         k_query = k_support if k_query is None else k_query

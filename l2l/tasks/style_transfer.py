@@ -219,8 +219,9 @@ def art_problem(content: torch.Tensor, style: torch.Tensor, features: nn.Module,
 
 def art_family(content: torch.Tensor, style: torch.Tensor, features: nn.Module, batch: int = 1,
                weights: ArtWeights = ArtWeights()) -> Callable[[torch.Generator], StyleTransferProblem]:
-    """A sampler ``generator -> problem`` for :func:`l2l.meta_train`: ``batch`` random crops of
-    ``content`` (``(n, 3, H, W)``), each started from fresh noise."""
+    """A sampler ``generator -> problem`` for :func:`l2l.meta_train`: ``batch`` images of
+    ``content`` (``(n, 3, size, size)``, e.g. the crops of :func:`l2l.data.photos.content_images`)
+    drawn uniformly with replacement, each started from fresh noise."""
     batch = _checks.positive_int("batch", batch)
 
     def sample(generator: torch.Generator) -> StyleTransferProblem:
