@@ -171,13 +171,14 @@ def train_maml_rl(iterations: int, *, meta_batch: int = 20, trajectories: int = 
     params = pg.init_policy(generator=generator) if params is None else dict(params)
     result = MAMLRLResult(params)
     began = time.perf_counter()
-    for _ in range(iterations):
+    for iteration in range(iterations):
         goals = nav.sample_goals(meta_batch, generator)
         batch = sample_meta_batch(params, goals, trajectories=trajectories, lr=inner_lr,
                                   discount=discount, generator=generator)
         pre, post = batch.pre.average_return().mean().item(), batch.post.average_return().mean().item()
         if not (math.isfinite(pre) and math.isfinite(post)):
-            raise FloatingPointError(f"returns stopped being finite (before {pre}, after {post})")
+            raise FloatingPointError(f"returns stopped being finite at iteration {iteration} (before "
+                                     f"adaptation {pre}, after {post}); lower inner_lr (now {inner_lr})")
 
         part = batch.first(min(curvature_tasks, meta_batch))
 

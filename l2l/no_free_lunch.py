@@ -211,8 +211,9 @@ def best_so_far(algorithm: SearchAlgorithm, functions: list[Function]) -> list[F
     if not functions:
         raise ValueError("functions must be a non-empty list of value tuples")
     n_x = len(functions[0])
-    if any(len(f) != n_x for f in functions):
-        raise ValueError(f"all functions must have |X| = {n_x} values")
+    for i, f in enumerate(functions):
+        if len(f) != n_x:
+            raise ValueError(f"all functions must have |X| = {n_x} values, as the first; function {i} has {len(f)}")
     totals = [Fraction(0)] * n_x
     for ys, p in summed_distribution(algorithm, functions, n_x).items():
         best = ys[0]

@@ -137,7 +137,9 @@ def linear_baseline(observations: torch.Tensor, returns: torch.Tensor, mask: tor
     gram = phi.transpose(1, 2) @ phi + ridge * torch.eye(phi.shape[-1], dtype=phi.dtype)
     weights = torch.linalg.solve(gram, phi.transpose(1, 2) @ target)
     if not torch.isfinite(weights).all():
-        raise FloatingPointError("the linear baseline's least-squares fit is not finite")
+        raise FloatingPointError(f"the linear baseline's least-squares fit is not finite (returns range "
+                                 f"{returns.min().item():.3g}..{returns.max().item():.3g}); raise ridge "
+                                 f"(now {ridge})")
     return (phi @ weights).reshape(returns.shape) * mask
 
 
@@ -223,7 +225,7 @@ def trpo_step(params: Params, objective: Callable[[Params], tuple[torch.Tensor, 
     grad = flatten(torch.autograd.grad(loss, [theta[n] for n in names], retain_graph=True,
                                     allow_unused=True, materialize_grads=True))
     if not torch.isfinite(grad).all():
-        raise FloatingPointError("the TRPO surrogate's gradient is not finite")
+        raise FloatingPointError(f"the TRPO surrogate's gradient is not finite (surrogate {loss.item():.3g})")
     kl_for_f = kl if curvature is None else curvature(theta)
     kl_grad = flatten(torch.autograd.grad(kl_for_f, [theta[n] for n in names], create_graph=True,
                                        allow_unused=True, materialize_grads=True))

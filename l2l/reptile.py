@@ -66,7 +66,8 @@ def reptile_update(params: Params, adapted: Params, epsilon: float) -> Params:
 
 def _check_step(minibatches, lr, epsilon) -> tuple[float, float]:
     if not isinstance(minibatches, tuple) or not minibatches:
-        raise TypeError("minibatches must be a non-empty tuple of tensors (n_tasks, k, ...)")
+        raise TypeError(f"minibatches must be a non-empty tuple of tensors (n_tasks, k, ...), got "
+                        f"{type(minibatches).__name__}{'' if minibatches else ' (empty)'}")
     shapes = {tuple(t.shape[:2]) for t in minibatches}
     if len(shapes) != 1 or any(t.dim() < 2 for t in minibatches):
         raise ValueError(f"every tensor of minibatches must start with (n_tasks, k); got {shapes}")

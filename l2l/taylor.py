@@ -139,12 +139,14 @@ def _orderings(k: int, device) -> torch.Tensor:
 def _check_draws(phi, xs, ys) -> int:
     _checks.tensor_shape("phi", phi, (None,))
     if not isinstance(xs, torch.Tensor) or xs.dim() < 3:
-        raise ValueError("xs must be a tensor (draws, k, batch, ...) of k minibatches per draw")
+        got = tuple(xs.shape) if isinstance(xs, torch.Tensor) else type(xs).__name__
+        raise ValueError(f"xs must be a tensor (draws, k, batch, ...) of k minibatches per draw, got {got}")
     if not isinstance(ys, torch.Tensor) or ys.shape[:3] != xs.shape[:3]:
-        raise ValueError(f"ys must start with xs's shape {tuple(xs.shape[:3])}")
+        got = tuple(ys.shape) if isinstance(ys, torch.Tensor) else type(ys).__name__
+        raise ValueError(f"ys must start with xs's shape {tuple(xs.shape[:3])}, got {got}")
     k = xs.shape[1]
-    if k < 2:
-        raise ValueError(f"each draw needs k >= 2 minibatches, got k = {k}")
+    if not 2 <= k <= 6:  # the expansion averages over all k! orderings of the minibatches
+        raise ValueError(f"each draw needs 2 <= k <= 6 minibatches (k! orderings are averaged), got k = {k}")
     return k
 
 
@@ -233,7 +235,8 @@ def loglog_slope(x, y) -> float:
     if x.numel() != y.numel() or x.numel() < 2:
         raise ValueError(f"need two or more (x, y) pairs of equal length, got {x.numel()} and {y.numel()}")
     if not (bool((x > 0).all()) and bool((y > 0).all())):
-        raise ValueError("a log-log slope needs positive x and y")
+        raise ValueError(f"a log-log slope needs positive x and y, got min x = {x.min().item():.3g}, "
+                         f"min y = {y.min().item():.3g}")
     lx, ly = x.log(), y.log()
     lx = lx - lx.mean()
     return float((lx * (ly - ly.mean())).sum() / (lx * lx).sum())

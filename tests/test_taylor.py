@@ -117,9 +117,12 @@ def test_taylor_check_arguments_and_blow_up():
     phi, xs, ys = draws(n=2)
     with pytest.raises(ValueError, match="fit_range"):
         taylor_check(linear_mse, phi, xs, ys, [1e-4, 1e-1])
-    with pytest.raises(ValueError, match="k >= 2"):
+    with pytest.raises(ValueError, match="2 <= k <= 6 minibatches .* got k = 1"):
         taylor_check(linear_mse, phi, xs[:, :1], ys[:, :1], [1e-3, 1e-2])
-    with pytest.raises(ValueError, match="ys must start"):
+    many = xs[:, :1].expand(-1, 7, *xs.shape[2:])
+    with pytest.raises(ValueError, match="got k = 7"):  # 5040 orderings per draw: refused
+        taylor_check(linear_mse, phi, many, ys[:, :1].expand(-1, 7, *ys.shape[2:]), [1e-3, 1e-2])
+    with pytest.raises(ValueError, match=r"ys must start with xs's shape .*, got \("):
         expected_meta_gradients(linear_mse, phi, xs, ys[:1], 1e-3)
 
     def exploding(phi, x, y):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -193,9 +194,11 @@ def train_maml(model: nn.Module, tasks, *, iterations: int, inner_lr: float | Se
         bad = ~torch.isfinite(losses[first:first + n]).all(dim=1)
         if bad.any():
             at = first + int(bad.nonzero()[0])
+            runs = [r for r in range(n_runs) if not math.isfinite(losses[at, r])]
             raise FloatingPointError(
-                f"MAML meta-loss is not finite at iteration {at} (runs with inner_lr {alphas}); "
-                "lower inner_lr or meta_lr, or clip the targets"
+                f"MAML meta-loss is not finite at iteration {at} in run(s) {runs} (inner_lr "
+                f"{[alphas[r] for r in runs]}, first_order {[fos[r] for r in runs]}); lower inner_lr or "
+                "meta_lr, or clip the targets"
             )
         bar.update(n)
     bar.close()
