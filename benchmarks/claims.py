@@ -24,8 +24,8 @@ import argparse
 import json
 import os
 import re
-import statistics
 import shutil
+import statistics
 import subprocess
 import sys
 import time

@@ -128,9 +128,17 @@ def lr_grid(low: float = 1e-4, high: float = 1.0, per_decade: int = 2) -> list[f
     ``[0.0316, 0.1, 0.316, 1.0]``); a bound within 1 % of a step of a grid point counts as that point,
     so a rounded bound such as 3.16 = 10^0.5 is included.
 
+    Args:
+        low, high: the bounds of the grid, positive finite numbers with ``low <= high``.
+        per_decade: grid points per factor of 10, a positive integer.
+
+    Returns:
+        The learning rates as a list of floats, in increasing order.
+
     Raises:
-        ValueError: ``low > high``, a non-positive bound or ``per_decade``, or no grid point
-            between the bounds.
+        ValueError: ``low > high``, a non-positive or infinite bound, a ``per_decade`` below 1,
+            or no grid point between the bounds.
+        TypeError: a bound that is not a number, or a ``per_decade`` that is not an integer.
     """
     low, high = _checks.positive_float("low", low), _checks.positive_float("high", high)
     if low > high:
@@ -165,6 +173,24 @@ def tune_learning_rate(
     Score = mean over functions of f(θ_t) over the ``last`` steps, ``inf`` for a diverged run.
     Pass validation problems, never the test problems.
 
+    Args:
+        make_rule: ``make_rule(lr)`` builds the update rule, e.g. the class :class:`Adam`.
+        problems: a non-empty sequence of validation problems; their functions are pooled.
+        steps: optimizer steps per run, a positive integer.
+        lrs: the learning rates to try (``None``: :func:`lr_grid`'s default, 1e-4 to 1, two per
+            decade); the first of equal scores wins.
+        last: how many final entries of each loss curve the score averages, ``>= 1``.
+
+    Returns:
+        A :class:`Tuned`: the best learning rate, ``make_rule(lr)`` built with it, the rule's
+        ``name`` (else its class name) and the score of every learning rate.
+
+    Raises:
+        ValueError: ``lrs`` or ``problems`` is empty, ``steps`` or ``last`` is below 1, or
+            ``make_rule`` refuses a learning rate (the baselines refuse ``lr <= 0``).
+        TypeError: ``steps`` or ``last`` is not an integer.
+        FloatingPointError: every learning rate diverged (an infinite or NaN score).
+
     Example:
         >>> validation = [l2l.sample_quadratics(generator=1)]
         >>> tuned = tune_learning_rate(Adam, validation, steps=100)
@@ -184,6 +210,23 @@ def tune_baselines(
 
     Every (baseline, learning rate) pair runs side by side in one
     :func:`~l2l.learned_optimizer.evaluate_many` rollout per problem.
+
+    Args:
+        problems: a non-empty sequence of validation problems; their functions are pooled.
+        steps: optimizer steps per run, a positive integer.
+        lrs: the learning rates to try, the same for every baseline (``None``: :func:`lr_grid`'s
+            default, 1e-4 to 1, two per decade).
+        names: baselines to tune, keys of ``BASELINES``: ``"SGD"``, ``"RMSprop"``, ``"Adam"``, ``"NAG"``.
+        last: how many final entries of each loss curve the score averages, ``>= 1``.
+
+    Returns:
+        A dict from each name in ``names`` to its :class:`Tuned`.
+
+    Raises:
+        ValueError: a name that is not a baseline; ``lrs``, ``problems`` or ``names`` is empty;
+            ``steps`` or ``last`` below 1; or a learning rate ``<= 0``.
+        TypeError: ``steps`` or ``last`` is not an integer.
+        FloatingPointError: every learning rate of some baseline diverged.
     """
     unknown = [n for n in names if n not in BASELINES]
     if unknown:

@@ -63,6 +63,21 @@ def save_optimizer(net: LSTMOptimizer, stem: str | Path, record: dict | None = N
     """Write ``net`` to ``<stem>.pt`` and, if given, ``record`` to ``<stem>.json``, each atomically
     (a reader never sees half a file). Returns the ``.pt`` path.
 
+    Args:
+        net: the :class:`~l2l.LSTMOptimizer` to save; its settings and state dict (moved to the CPU)
+            are written.
+        stem: the path without suffix (a ``.pt`` or ``.json`` suffix is dropped); missing folders
+            are created.
+        record: the training record, written as JSON if given (an existing ``.json`` is left alone
+            otherwise).
+
+    Returns:
+        The :class:`~pathlib.Path` of the ``.pt`` file, ``<stem>.pt``.
+
+    Raises:
+        TypeError: ``net`` is not an :class:`~l2l.LSTMOptimizer`, or ``record`` is not
+            JSON-serializable (the ``.pt`` file is written by then).
+
     Example:
         >>> save_optimizer(l2l.LSTMOptimizer(), "runs/mine", {"seed": 0})
         PosixPath('runs/mine.pt')
@@ -104,14 +119,22 @@ def load_pretrained(name: str | Path = "mnist_lstm", device: torch.device | str 
     a shipped optimizer by name (:func:`shipped` lists them) or any saved stem, loaded with
     ``weights_only=True``.
 
-    Example:
-        >>> net = l2l.load_pretrained("mnist_lstm")
-        >>> opt = l2l.LearnedOptimizer(model.parameters(), net)
+    Args:
+        name: a shipped optimizer's name, or the stem or ``.pt``/``.json`` path of a saved one (see
+            :func:`checkpoint_stem`); default the MNIST optimizer.
+        device: where the network's parameters go.
+
+    Returns:
+        The :class:`~l2l.LSTMOptimizer`, in evaluation mode on ``device``.
 
     Raises:
         FileNotFoundError: no ``<stem>.pt``.
         CheckpointError: the file is corrupted, of another format, or its weights do not fit the
             network its settings describe.
+
+    Example:
+        >>> net = l2l.load_pretrained("mnist_lstm")
+        >>> opt = l2l.LearnedOptimizer(model.parameters(), net)
     """
     stem = checkpoint_stem(name)
     pt = stem.with_name(stem.name + ".pt")
@@ -127,7 +150,19 @@ def load_pretrained(name: str | Path = "mnist_lstm", device: torch.device | str 
 
 def pretrained_record(name: str | Path = "mnist_lstm") -> dict:
     """The training record saved beside a shipped optimizer or any saved stem: the command that
-    repeats the run, seed, wall time, validation scores."""
+    repeats the run, seed, wall time, validation scores.
+
+    Args:
+        name: a shipped optimizer's name, or the stem or ``.pt``/``.json`` path of a saved one (see
+            :func:`checkpoint_stem`); default the MNIST optimizer.
+
+    Returns:
+        The parsed ``<stem>.json``, as written by :func:`save_optimizer`.
+
+    Raises:
+        FileNotFoundError: no ``<stem>.json``.
+        CheckpointError: the file is not valid JSON.
+    """
     stem = checkpoint_stem(name)
     path = stem.with_name(stem.name + ".json")
     if not path.is_file():

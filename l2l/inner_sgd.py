@@ -43,7 +43,9 @@ def sgd_path(loss: Callable[..., torch.Tensor], params: Params, minibatches: Ite
 
 def sgd(loss: Callable[..., torch.Tensor], params: Params, minibatches: Iterable[tuple], lr, *,
         first_order: bool = False) -> Params:
-    """θ_k: the parameters after one SGD step on each minibatch in order (``params`` if none).
+    """θ_k: the parameters after one SGD step on each minibatch in order (with none,
+    ``params``' values, in a new dict when ``params`` is one, so that changing the result never
+    changes the input).
 
     Example:
         >>> loss = lambda w, x, y: ((x * w - y) ** 2).mean()
@@ -53,4 +55,4 @@ def sgd(loss: Callable[..., torch.Tensor], params: Params, minibatches: Iterable
     end = params
     for end, _ in sgd_path(loss, params, minibatches, lr, first_order=first_order):  # noqa: B007
         pass
-    return end
+    return dict(end) if isinstance(end, dict) else end

@@ -157,6 +157,34 @@ def train_maml_rl(iterations: int, *, meta_batch: int = 20, trajectories: int = 
     search's surrogate and KL bound, use every task. Raises FloatingPointError if a return or the
     surrogate stops being finite.
 
+    Args:
+        iterations: meta-iterations (``>= 1``), one TRPO step each.
+        meta_batch: goals (tasks) per iteration (``>= 1``); trajectories: episodes per task before
+            and after the inner step (``>= 1``).
+        inner_lr: α, the inner policy-gradient step (``>= 0``; 0: the pretrained baseline).
+        max_kl: δ, TRPO's trust-region radius in mean KL (``> 0``).
+        discount: γ of the returns-to-go, in [0, 1].
+        first_order: treat the inner gradient as a constant (first-order MAML).
+        curvature_tasks: tasks whose KL gives the conjugate-gradient curvature (``>= 1``; at most
+            ``meta_batch`` are used).
+        params: the starting policy, shared by all tasks (no task axis), e.g. from
+            :func:`~l2l.policy_gradient.init_policy`; ``None`` draws one with ``generator``.
+        generator: seed or ``torch.Generator`` for the initial policy, the goals and the episodes.
+
+    Returns:
+        A :class:`MAMLRLResult`: the trained parameters, per-iteration returns before and after
+        adaptation and step KLs, and the wall time.
+
+    Raises:
+        TypeError, ValueError: a count that is not a positive integer, an ``inner_lr`` that is not
+            a finite number ``>= 0``, or a bad ``generator``; ``discount`` outside [0, 1] or
+            ``max_kl <= 0`` (ValueError, at the first iteration).
+        FloatingPointError: the returns stop being finite (the message names the iteration), the
+            surrogate's gradient is not finite, or the linear baseline's fit is not finite.
+
+    References:
+        Finn, Abbeel & Levine (2017), Algorithm 3 and §5.3; Schulman et al. (2015), TRPO.
+
     Example:
         >>> result = train_maml_rl(20, generator=0)            # the notebook's run
         >>> goals = l2l.tasks.navigation.sample_goals(40, torch.Generator().manual_seed(1))
@@ -203,7 +231,30 @@ def adaptation_returns(params: Params, goals: torch.Tensor, *, steps: int = 3, t
                        generator: torch.Generator | int = 0) -> torch.Tensor:
     """Average return on each goal after 0, 1, …, ``steps`` policy-gradient steps from
     ``params``, each step on ``trajectories`` fresh episodes (the paper's Figure 5 protocol).
-    Shape ``(steps + 1, tasks)``."""
+    Shape ``(steps + 1, tasks)``.
+
+    Args:
+        params: the policy to adapt, shared by all goals (no task axis), e.g. ``result.params``.
+        goals: ``(tasks, 2)`` (or one ``(2,)``) goals inside the square [−0.5, 0.5]².
+        steps: policy-gradient steps (``>= 0``); trajectories: episodes per goal and step (``>= 1``).
+        lr: the step size of each adaptation step (not checked; 0 adapts nothing).
+        discount: γ of the returns-to-go used for the advantages, in [0, 1].
+        generator: seed or ``torch.Generator`` for the episodes.
+
+    Returns:
+        A tensor ``(steps + 1, tasks)``: row k the mean undiscounted return per goal after k steps,
+        on the episodes that step k + 1 (if any) then adapts on.
+
+    Raises:
+        TypeError, ValueError: ``steps`` not an integer ``>= 0``, ``trajectories`` not a positive
+            integer, or a bad ``generator``.
+        ValueError: ``goals`` of the wrong shape or outside the square; ``discount`` outside [0, 1]
+            (only when ``steps >= 1``).
+        FloatingPointError: the linear baseline's fit is not finite.
+
+    References:
+        Finn, Abbeel & Levine (2017), §5.3.
+    """
     _checks.nonneg_int("steps", steps)
     goals = nav.check_goals(goals)
     generator = _checks.generator(generator)

@@ -114,7 +114,18 @@ class RandomSearch(SearchAlgorithm):
 
 
 def all_functions(n_x: int, n_y: int) -> list[Function]:
-    """Every function ``f: {0..n_x-1} -> {0..n_y-1}`` as a tuple of values (``n_y ** n_x``)."""
+    """Every function ``f: {0..n_x-1} -> {0..n_y-1}`` as a tuple of values (``n_y ** n_x``).
+
+    Args:
+        n_x, n_y: the sizes ``|X|`` and ``|Y|`` of the domain and the range, positive integers.
+
+    Returns:
+        A list of ``n_y ** n_x`` tuples of length ``n_x``, in lexicographic order.
+
+    Raises:
+        TypeError: ``n_x`` or ``n_y`` is not an integer (a bool included).
+        ValueError: ``n_x`` or ``n_y`` is below 1.
+    """
     n_x, n_y = positive_int("n_x", n_x), positive_int("n_y", n_y)
     return list(itertools.product(range(n_y), repeat=n_x))
 
@@ -124,6 +135,12 @@ def is_valley(f: Function) -> bool:
 
     Equivalently, once ``f`` has risen it never falls again: no ``i < j`` with
     ``f(i) < f(i + 1)`` and ``f(j) > f(j + 1)``. Plateaus are allowed.
+
+    Args:
+        f: a function as the tuple of its values ``(f(0), ..., f(n_x - 1))``.
+
+    Returns:
+        ``True`` if ``f`` is a valley (also for constant functions and fewer than two points).
     """
     rising = False
     for a, b in zip(f[:-1], f[1:], strict=True):
@@ -157,6 +174,24 @@ def sample_distribution(f: Function, m: int, algorithm: SearchAlgorithm) -> dict
 
     Walks every branch of the algorithm's choices, multiplying their probabilities; returns
     ``{(y_1, ..., y_m): probability}`` over the value sequences with non-zero probability.
+
+    Args:
+        f: a function as the sequence of its values ``(f(0), ..., f(n_x - 1))``; ``|X| = len(f)``.
+        m: number of evaluations at distinct points, ``1 <= m <= len(f)``.
+        algorithm: the :class:`SearchAlgorithm` that picks the points.
+
+    Returns:
+        A dict from value tuples of length ``m`` to exact :class:`~fractions.Fraction`
+        probabilities summing to 1.
+
+    Raises:
+        TypeError: ``algorithm`` is not a :class:`SearchAlgorithm`, or ``m`` is not an integer.
+        ValueError: ``m < 1`` or ``m > len(f)``; or the algorithm proposed a point outside ``X``
+            or already evaluated, or probabilities that are not positive or do not sum to 1 (also
+            :class:`Sweep`'s order not a permutation of ``X``, :class:`Descent`'s start outside ``X``).
+
+    References:
+        Wolpert and Macready (1997), No Free Lunch Theorems for Optimization.
     """
     if not isinstance(algorithm, SearchAlgorithm):
         raise TypeError(f"algorithm must be a SearchAlgorithm, got {type(algorithm).__name__}")
@@ -186,6 +221,21 @@ def summed_distribution(
     Over :func:`all_functions` the theorem says this does not depend on the algorithm; in fact
     every sequence in :math:`Y^m` gets exactly :math:`|Y|^{|X| - m}`.
 
+    Args:
+        algorithm: the :class:`SearchAlgorithm` to run on every function.
+        functions: a non-empty list of functions as value tuples, e.g. :func:`all_functions`.
+        m: number of evaluations, ``1 <= m <= |X|`` for every function.
+
+    Returns:
+        A dict from value tuples of length ``m`` to their summed :class:`~fractions.Fraction`
+        probability (the values sum to ``len(functions)``).
+
+    Raises:
+        ValueError: ``functions`` is empty; and the errors of :func:`sample_distribution`.
+
+    References:
+        Wolpert and Macready (1997), No Free Lunch Theorems for Optimization, Theorem 1.
+
     Example:
         >>> functions = all_functions(n_x=3, n_y=2)  # all 8 functions from 3 points to 2 values
         >>> summed_distribution(Sweep(), functions, 2) == summed_distribution(RandomSearch(), functions, 2)
@@ -207,13 +257,29 @@ def best_so_far(algorithm: SearchAlgorithm, functions: list[Function]) -> list[F
     :math:`d_m^y` alone, as the theorem requires (minimisation; lower is better). The first
     ``m`` values of a search do not depend on the later ones, so one walk of length ``|X|`` per
     function serves every ``m``: :math:`d_m^y` is the length-``m`` prefix of :math:`d_{|X|}^y`.
+
+    Args:
+        algorithm: the :class:`SearchAlgorithm` to run on every function.
+        functions: a non-empty list of functions as value tuples, all of the same length ``|X|``.
+
+    Returns:
+        A list of ``|X|`` exact :class:`~fractions.Fraction` values, entry ``m - 1`` for ``m``
+        evaluations (non-increasing in ``m``).
+
+    Raises:
+        ValueError: ``functions`` is empty or its functions differ in length; and the errors of
+            :func:`sample_distribution`.
+
+    References:
+        Wolpert and Macready (1997), No Free Lunch Theorems for Optimization.
     """
     if not functions:
         raise ValueError("functions must be a non-empty list of value tuples")
     n_x = len(functions[0])
     for i, f in enumerate(functions):
         if len(f) != n_x:
-            raise ValueError(f"all functions must have |X| = {n_x} values, as the first; function {i} has {len(f)}")
+            raise ValueError(f"all functions must have |X| = {n_x} values, as the first; "
+                             f"function {i} has {len(f)}")
     totals = [Fraction(0)] * n_x
     for ys, p in summed_distribution(algorithm, functions, n_x).items():
         best = ys[0]

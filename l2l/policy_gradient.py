@@ -37,6 +37,16 @@ def init_policy(obs_dim: int = 2, act_dim: int = 2, hidden=HIDDEN, *, init_log_s
 
     Layer ``k`` maps with ``W{k}`` of shape ``(in, out)`` and ``b{k}``; ``log_std`` has shape
     ``(act_dim,)``.
+
+    Args:
+        obs_dim, act_dim: sizes of the observation and of the action (2 and 2: the navigation task).
+        hidden: widths of the hidden layers, ``(100, 100)`` by default (:data:`HIDDEN`).
+        init_log_std: the initial log standard deviation of every action coordinate (σ = 1 at 0).
+        generator: ``torch.Generator`` for the weights; ``None`` uses the global RNG.
+
+    Returns:
+        A dict name → tensor in the default dtype: ``W0``, ``b0``, ..., ``W{L-1}``, ``b{L-1}`` for
+        ``L = len(hidden) + 1`` layers, and ``log_std``, without a task axis (see :func:`per_task`).
     """
     sizes = (obs_dim, *hidden, act_dim)
     params = {}
@@ -210,12 +220,36 @@ def trpo_step(params: Params, objective: Callable[[Params], tuple[torch.Tensor, 
     """One TRPO update of ``params`` (Schulman et al. 2015, appendix C).
 
     With g = ∇L and F the Hessian of the mean KL at the current parameters (F v by double
-    backward), x ≈ (F + damping·I)⁻¹ g by conjugate gradient, the full step −√(2δ / xᵀFx) x
+    backward), x ≈ (F + damping·I)⁻¹ g by conjugate gradient, the full step −√(2δ / xᵀ(F + damping·I)x) x
     reaches the trust region's edge in the quadratic model; the line search shrinks it by
     ``backtrack_ratio`` until the surrogate improves and the measured KL is at most δ = ``max_kl``.
     ``objective(p)`` returns the surrogate L(p) and the mean KL(p), which must be 0 with zero
     gradient at ``p = params``. ``curvature(p)``, if given, is the KL whose Hessian F stands in
     for the full one in the conjugate-gradient solve (for example the KL on a subset of the data).
+
+    Args:
+        params: the current parameters, a dict of tensors (not modified).
+        objective: ``objective(p)`` → ``(surrogate, mean KL)``, two scalar tensors differentiable in
+            ``p``; called once with gradients and once per line-search candidate.
+        curvature: ``curvature(p)`` → scalar KL whose Hessian replaces that of ``objective``'s KL in
+            the solve; ``None`` (default) uses ``objective``'s.
+        max_kl: δ, the trust-region radius in mean KL, ``> 0``.
+        cg_iterations: conjugate-gradient iterations (at most; it stops early below tolerance).
+        damping: added to F as ``damping · I`` in the solve and in the step's scale ``xᵀ(F + damping·I)x``.
+        backtrack_ratio: the factor by which each backtracking step shrinks the full step.
+        max_backtracks: candidate steps tried, the full step included (k = 0, ..., max_backtracks − 1).
+
+    Returns:
+        A :class:`TRPOStep`; on rejection (no candidate passed, or ``xᵀ(F + damping·I)x <= 0``) the
+        detached ``params``, ``loss_after = loss_before``, ``kl = 0`` and ``backtracks = −1``.
+
+    Raises:
+        ValueError: ``max_kl`` is not positive.
+        FloatingPointError: the surrogate's gradient at ``params`` is not finite.
+
+    References:
+        Schulman et al. (2015), "Trust Region Policy Optimization", appendix C (conjugate gradient,
+        step scaling and line search).
     """
     if not max_kl > 0:
         raise ValueError(f"max_kl must be positive, got {max_kl}")

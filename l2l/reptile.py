@@ -66,8 +66,8 @@ def reptile_update(params: Params, adapted: Params, epsilon: float) -> Params:
 
 def _check_step(minibatches, lr, epsilon) -> tuple[float, float]:
     if not isinstance(minibatches, tuple) or not minibatches:
-        raise TypeError(f"minibatches must be a non-empty tuple of tensors (n_tasks, k, ...), got "
-                        f"{type(minibatches).__name__}{'' if minibatches else ' (empty)'}")
+        got = "an empty tuple" if isinstance(minibatches, tuple) else type(minibatches).__name__
+        raise TypeError(f"minibatches must be a non-empty tuple of tensors (n_tasks, k, ...), got {got}")
     shapes = {tuple(t.shape[:2]) for t in minibatches}
     if len(shapes) != 1 or any(t.dim() < 2 for t in minibatches):
         raise ValueError(f"every tensor of minibatches must start with (n_tasks, k); got {shapes}")
@@ -93,6 +93,26 @@ def reptile_step(
 
     ``minibatches``: a tuple of tensors of shape ``(n_tasks, k, ...)`` (e.g. inputs and targets
     of k minibatches per task).
+
+    Args:
+        loss: ``loss(params, *minibatch)`` of one minibatch of one task, a scalar.
+        params: the current initialisation φ, a dict of tensors (not modified).
+        minibatches: a non-empty tuple of tensors, each of shape ``(n_tasks, k, ...)``: the k
+            minibatches of every task, taken in order by the inner SGD.
+        inner_lr: α, the inner SGD step, a finite number ``> 0``.
+        epsilon: ε, the outer step, in [0, 1] (1 moves φ to the mean of the adapted weights).
+
+    Returns:
+        The updated φ + ε (1/n) Σ_i (W_i − φ), a dict with the names and shapes of ``params``.
+
+    Raises:
+        TypeError: ``minibatches`` is not a non-empty tuple; ``inner_lr`` or ``epsilon`` not a number.
+        ValueError: the tensors of ``minibatches`` do not share their first two sizes
+            ``(n_tasks, k)`` or have fewer than two dimensions; ``inner_lr`` not positive and finite;
+            ``epsilon`` outside [0, 1].
+
+    References:
+        Nichol, Achiam & Schulman (2018), Algorithm 2 (batched Reptile).
     """
     inner_lr, epsilon = _check_step(minibatches, inner_lr, epsilon)
     return _batched_step(loss, params, minibatches, inner_lr, epsilon)
@@ -101,13 +121,49 @@ def reptile_step(
 def reptile_step_serial(
     loss: Loss, params: Params, minibatches: tuple, *, inner_lr: float, epsilon: float
 ) -> Params:
-    """The same update as :func:`reptile_step`, with a Python loop over the tasks."""
+    """The same update as :func:`reptile_step`, with a Python loop over the tasks.
+
+    Args:
+        loss: ``loss(params, *minibatch)`` of one minibatch of one task, a scalar.
+        params: the current initialisation φ, a dict of tensors (not modified).
+        minibatches: a non-empty tuple of tensors, each of shape ``(n_tasks, k, ...)``: the k
+            minibatches of every task, taken in order by the inner SGD.
+        inner_lr: α, the inner SGD step, a finite number ``> 0``.
+        epsilon: ε, the outer step, in [0, 1] (1 moves φ to the mean of the adapted weights).
+
+    Returns:
+        As :func:`reptile_step`: the updated φ, a dict with the names and shapes of ``params``.
+
+    Raises:
+        TypeError: ``minibatches`` is not a non-empty tuple; ``inner_lr`` or ``epsilon`` not a number.
+        ValueError: the tensors of ``minibatches`` do not share their first two sizes
+            ``(n_tasks, k)`` or have fewer than two dimensions; ``inner_lr`` not positive and finite;
+            ``epsilon`` outside [0, 1].
+
+    References:
+        Nichol, Achiam & Schulman (2018), Algorithm 2 (batched Reptile).
+    """
     inner_lr, epsilon = _check_step(minibatches, inner_lr, epsilon)
     return _serial_step(loss, params, minibatches, inner_lr, epsilon)
 
 
 def linear_anneal(epsilon: float, iteration: int, iterations: int) -> float:
-    """ε_t = ε (1 − t/T): the outer step falls linearly from ε at t = 0 toward 0 at t = T."""
+    """ε_t = ε (1 − t/T): the outer step falls linearly from ε at t = 0 toward 0 at t = T.
+
+    Args:
+        epsilon: ε, the outer step at t = 0 (not checked).
+        iteration: t, the current iteration, ``0 <= t < T``.
+        iterations: T, the number of iterations of the run.
+
+    Returns:
+        ε_t; the last iteration, t = T − 1, gets ε/T (0 is never reached).
+
+    Raises:
+        ValueError: ``iteration`` outside [0, ``iterations``).
+
+    References:
+        Nichol, Achiam & Schulman (2018): ε annealed linearly to 0, as in the paper's code.
+    """
     if not 0 <= iteration < iterations:
         raise ValueError(f"iteration must lie in [0, {iterations}), got {iteration}")
     return epsilon * (1 - iteration / iterations)
@@ -199,7 +255,8 @@ def train_reptile(
         FloatingPointError: φ stopped being finite; the message names the iteration.
 
     References:
-        Nichol, Achiam & Schulman (2018), Algorithm 2 (batched) and section 5 (ε annealed).
+        Nichol, Achiam & Schulman (2018), Algorithm 2 (batched); the outer step annealed linearly
+        to 0, as in the paper's experiments.
 
     Example:
         >>> loss = lambda p, x, y: ((x * p["w"] - y) ** 2).mean()

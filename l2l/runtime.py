@@ -6,5 +6,9 @@ import torch
 
 
 def default_device() -> torch.device:
-    """CUDA when a GPU is present (e.g. Colab), else the CPU."""
+    """CUDA when a GPU is present (e.g. Colab), else the CPU.
+
+    Returns:
+        ``torch.device("cuda")`` or ``torch.device("cpu")``.
+    """
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")

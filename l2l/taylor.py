@@ -154,6 +154,25 @@ def expected_meta_gradients(loss: Loss, phi, xs, ys, alpha: float) -> dict[str, 
     """E[g] of each method: the mean of :func:`meta_gradients` over draws and all orderings.
 
     ``xs``, ``ys``: ``(draws, k, batch, ...)``, k minibatches of one task per draw.
+
+    Args:
+        loss: ``loss(phi, x, y)`` of one minibatch, ``phi`` a flat vector (:func:`flat_mse_loss`).
+        phi: the initialisation φ, shape ``(p,)``.
+        xs, ys: ``(draws, k, batch, ...)`` minibatches, ``2 <= k <= 6`` (all k! orderings are
+            averaged); use float64.
+        alpha: the inner step size α, a finite number ``> 0``.
+
+    Returns:
+        ``{"maml": ..., "fomaml": ..., "reptile": ...}``, each a tensor ``(p,)``.
+
+    Raises:
+        TypeError: ``alpha`` is not a number, or ``phi`` not a tensor.
+        ValueError: ``alpha`` not positive and finite.
+        ValueError: ``phi`` is not one-dimensional; ``xs`` is not a tensor of three or more
+            dimensions; ``ys`` does not start with the first three sizes of ``xs``; k outside 2..6.
+
+    References:
+        Nichol, Achiam & Schulman (2018), section 5.1, equations for g_MAML, g_FOMAML, g_Reptile.
     """
     alpha = _checks.positive_float("alpha", alpha)
     k = _check_draws(phi, xs, ys)
@@ -182,6 +201,22 @@ def leading_terms(loss: Loss, phi, xs, ys) -> LeadingTerms:
     """AvgGrad and AvgGradInner estimated from the draws ``xs``, ``ys`` (``(draws, k, ...)``).
 
     ḡ_i = L'_i(φ) by autodiff, H̄_i ḡ_j as a Hessian-vector product (forward over reverse mode).
+
+    Args:
+        loss: ``loss(phi, x, y)`` of one minibatch, ``phi`` a flat vector (:func:`flat_mse_loss`).
+        phi: the point φ of the expansion, shape ``(p,)``.
+        xs, ys: ``(draws, k, batch, ...)`` minibatches, ``2 <= k <= 6``; use float64.
+
+    Returns:
+        A :class:`LeadingTerms`: AvgGrad and AvgGradInner, each ``(p,)``.
+
+    Raises:
+        TypeError: ``phi`` is not a tensor.
+        ValueError: ``phi`` is not one-dimensional; ``xs`` is not a tensor of three or more
+            dimensions; ``ys`` does not start with the first three sizes of ``xs``; k outside 2..6.
+
+    References:
+        Nichol, Achiam & Schulman (2018), section 5.1 (AvgGrad and AvgGradInner).
     """
     k = _check_draws(phi, xs, ys)
     gradient = grad(loss)

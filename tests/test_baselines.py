@@ -31,7 +31,8 @@ def test_nag_matches_a_hand_computed_update_on_a_1d_quadratic():
         # settings far from the defaults, so that each one (and the sign of ε) shows in the update
         (NAG(0.05, momentum=0.5), lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.5, nesterov=True)),
         (RMSprop(0.01, alpha=0.5, eps=0.5), lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.5, eps=0.5)),
-        (Adam(0.1, betas=(0.5, 0.7), eps=0.5), lambda p: torch.optim.Adam(p, lr=0.1, betas=(0.5, 0.7), eps=0.5)),
+        (Adam(0.1, betas=(0.5, 0.7), eps=0.5),
+         lambda p: torch.optim.Adam(p, lr=0.1, betas=(0.5, 0.7), eps=0.5)),
     ],
     ids=["SGD", "NAG", "RMSprop", "Adam", "NAG-0.5", "RMSprop-eps", "Adam-eps"],
 )

@@ -28,6 +28,20 @@ def test_every_public_function_and_class_has_a_docstring():
     assert not [name for name, obj in _public() if not inspect.getdoc(obj)]
 
 
+def test_every_public_function_documents_its_arguments_and_result():
+    missing = []
+    for name, obj in _public():
+        if not inspect.isfunction(obj):
+            continue
+        doc, signature = inspect.getdoc(obj), inspect.signature(obj)
+        if signature.parameters and "Args:\n" not in doc:
+            missing.append(f"{name}: no Args")
+        returns = signature.return_annotation not in (None, "None", inspect.Signature.empty)
+        if returns and "Returns:\n" not in doc:
+            missing.append(f"{name}: no Returns")
+    assert not missing, missing
+
+
 @pytest.mark.parametrize("name", ENTRY_POINTS)
 def test_each_entry_point_shows_an_example(name):
     doc = inspect.getdoc(getattr(l2l, name))

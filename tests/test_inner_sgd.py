@@ -24,7 +24,8 @@ def test_steps_match_the_closed_form_in_order():
 
 def test_no_minibatch_leaves_the_parameters_and_dicts_step_by_name():
     w = {"a": torch.ones(2), "b": torch.zeros(1)}
-    assert sgd(lambda p, x: (p["a"] * x).sum() + p["b"].sum(), w, [], 0.5) is w
+    none = sgd(lambda p, x: (p["a"] * x).sum() + p["b"].sum(), w, [], 0.5)
+    assert none is not w and all(none[k] is w[k] for k in w)  # a new dict of the same tensors
     out = sgd(lambda p, x: (p["a"] * x).sum() + p["b"].sum(), w, [(torch.tensor([1.0, 2.0]),)], 0.5)
     torch.testing.assert_close(out["a"], torch.tensor([0.5, 0.0]))
     torch.testing.assert_close(out["b"], torch.tensor([-0.5]))
@@ -53,3 +54,4 @@ def test_a_tensor_step_size_broadcasts_over_runs():
     lrs = torch.tensor([0.0, 0.5, 1.0])
     out = sgd(lambda p, x: ((p - x) ** 2).sum() / 2, w, [(torch.ones(3),)], lrs)
     torch.testing.assert_close(out, lrs)
+

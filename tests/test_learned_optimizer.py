@@ -129,7 +129,8 @@ def test_meta_training_keeps_the_best_validation_weights():
 def test_validation_pools_the_functions_of_every_problem_as_tuning_does():
     from l2l.baselines import SGD
 
-    small, large = sample_quadratics(batch=2, dim=3, generator=5), sample_quadratics(batch=6, dim=3, generator=6)
+    small = sample_quadratics(batch=2, dim=3, generator=5)
+    large = sample_quadratics(batch=6, dim=3, generator=6)
     rule = SGD(0.05)
     pooled = torch.cat([evaluate(rule, small, 4), evaluate(rule, large, 4)], dim=1)[-2:].mean().item()
     assert validation_score(rule, [small, large], 4, last=2) == pytest.approx(pooled, rel=1e-6)
@@ -206,8 +207,8 @@ def test_quadratics_are_reproducible_from_a_seed_and_shape_checked():
 
 
 def test_w_scale_multiplies_w_and_leaves_the_rest_of_the_draw():
-    plain, doubled = sample_quadratics(batch=2, dim=3, generator=7), sample_quadratics(batch=2, dim=3,
-                                                                                       generator=7, w_scale=2.0)
+    plain = sample_quadratics(batch=2, dim=3, generator=7)
+    doubled = sample_quadratics(batch=2, dim=3, generator=7, w_scale=2.0)
     assert torch.equal(doubled.W, 2 * plain.W)
     assert torch.equal(doubled.y, plain.y) and torch.equal(doubled.theta0, plain.theta0)
     with pytest.raises(ValueError, match="w_scale must be a positive finite number, got -1"):

@@ -168,7 +168,8 @@ def test_a_tie_keeps_the_first_best_and_the_wall_time_is_measured():
 def test_a_run_whose_every_validation_diverged_stops_with_an_error():
     val = _validation()
     val.offset = float("inf")  # every score is infinite: none is a best to keep
-    with pytest.raises(FloatingPointError, match=r"every validation score was infinite or NaN \(\[inf, inf\]\)"):
+    message = r"every validation score was infinite or NaN \(\[inf, inf\]\)"
+    with pytest.raises(FloatingPointError, match=message):
         meta_train(_net(), quadratic_family(batch=4, dim=3), 2, validation=Validation([val], every=1), **KW)
 
 

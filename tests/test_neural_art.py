@@ -170,7 +170,8 @@ def test_resumed_training_matches_one_uninterrupted_run(tmp_path):
     assert resumed["epochs"] == whole["epochs"] == [1, 2]
     assert resumed["val_scores"] == pytest.approx(whole["val_scores"], rel=1e-6)
     with pytest.raises(ValueError, match="resume .* or init .*, not both"):
-        na.train_neural_art(2, config=config, resume=tmp_path / "opt.pt", init=tmp_path / "opt.pt", progress=False)
+        na.train_neural_art(2, config=config, resume=tmp_path / "opt.pt", init=tmp_path / "opt.pt",
+                            progress=False)
 
 
 def test_fine_tuning_starts_from_the_saved_weights_and_keeps_them_unless_beaten(tmp_path):
@@ -245,7 +246,8 @@ def test_ratio_interval_brackets_the_ratio_of_means():
 
 def test_art_problems_need_square_rgb_content():
     features, style = st.RandomFeatures(), torch.rand(3, 8, 8)
-    with pytest.raises(ValueError, match=r"content must be square images \(n, 3, size, size\), got \(2, 3, 8, 12\)"):
+    square = r"content must be square images \(n, 3, size, size\), got \(2, 3, 8, 12\)"
+    with pytest.raises(ValueError, match=square):
         st.art_problem(torch.rand(2, 3, 8, 12), style, features)
     with pytest.raises(ValueError, match=r"content must have shape \(\*, 3, \*, \*\)"):
         st.art_problem(torch.rand(2, 8, 8), style, features)

@@ -199,7 +199,8 @@ def test_train_reptile_names_a_bad_setting_and_checks_the_first_batch():
                         (dict(inner_lr=0.0), r"^inner_lr must be a positive"),
                         (dict(epsilon=1.5), r"^epsilon must lie in \[0.0, 1.0\], got 1.5")):
         with pytest.raises(ValueError, match=message):
-            train_reptile(quadratic, start, _sampler(), **{"iterations": 2, "inner_lr": 0.2, "epsilon": 1.0, **kw})
+            settings = {"iterations": 2, "inner_lr": 0.2, "epsilon": 1.0, **kw}
+            train_reptile(quadratic, start, _sampler(), **settings)
     centres, scales = tasks(n=2, k=2)
     with pytest.raises(TypeError, match="minibatches must be a non-empty tuple"):  # a list would vmap
         train_reptile(quadratic, start, lambda g: [centres, scales], 1, inner_lr=0.2, epsilon=1.0)
@@ -231,3 +232,10 @@ def test_task_minibatches_draw_from_their_own_generator_and_name_bad_sizes():
         task_minibatches(batch, k=1, size=0, generator=1)
     with pytest.raises(TypeError, match="got tuple"):
         task_minibatches((batch.x_support, batch.y_support), k=1, size=2, generator=1)
+
+
+def test_reptile_step_names_minibatches_of_the_wrong_kind():
+    start = {"w": torch.zeros(2, dtype=DT)}
+    for bad, got in ((torch.zeros(2, 2), "got Tensor"), ((), "got an empty tuple")):
+        with pytest.raises(TypeError, match=f"minibatches must be a non-empty tuple .*{got}"):
+            reptile_step(quadratic, start, bad, inner_lr=0.1, epsilon=0.5)

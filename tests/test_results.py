@@ -57,7 +57,7 @@ def test_checks_name_the_bad_value():
         _checks.positive_int("n", 2.5)
     with pytest.raises(ValueError, match="x must lie in"):
         _checks.in_range("x", 2.0, 0.0, 1.0)
-    with pytest.raises(TypeError, match="generator must be an int seed or a torch.Generator, got .zero. \(str\)"):
+    with pytest.raises(TypeError, match=r"generator must be an int seed or a torch.Generator, got .zero."):
         _checks.generator("zero")
     assert isinstance(_checks.generator(3), torch.Generator)
 

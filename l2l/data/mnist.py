@@ -264,7 +264,20 @@ def fetch_files(
 
 
 def load_mnist(root: Path | str | None = None, sources=None, files=MNIST_FILES) -> MNIST:
-    """MNIST as uint8 image and int64 label tensors; see :func:`fetch_files` for the arguments."""
+    """MNIST as uint8 image and int64 label tensors; see :func:`fetch_files` for the arguments.
+
+    Args:
+        root: cache folder (``None``: :func:`data_root`); the files live in ``root/mnist``.
+        sources: ``(description, callable)`` pairs tried in order (``None``: :func:`default_sources`).
+        files: the pinned ``{name: (sha256, gz sha256)}`` table of the four IDX files.
+
+    Returns:
+        An :class:`MNIST`: with the default ``files``, uint8 images ``(60000, 28, 28)`` and
+        ``(10000, 28, 28)`` and int64 labels ``(60000,)`` and ``(10000,)``.
+
+    Raises:
+        DataUnavailableError: the files are not cached and every source failed.
+    """
     raw = fetch_files(root, sources, files)
 
     def tensor(name, dtype):
@@ -286,6 +299,19 @@ def mnist_splits(
     ``"train"``: the first 60,000 − ``held_out`` training images (meta-training problems);
     ``"validation"``: the last ``held_out`` training images (model selection, lr tuning);
     ``"test"``: the 10,000 test images (final evaluation only).
+
+    Args:
+        held_out: training images moved to ``"validation"``, an int in ``(0, 60000)``.
+        device: where the tensors are put.
+        root: cache folder for :func:`load_mnist` (``None``: :func:`data_root`).
+
+    Returns:
+        A dict from ``"train"``, ``"validation"`` and ``"test"`` to ``(images, labels)``: float32
+        ``(n, 784)`` (pixels / 255) and int64 ``(n,)``.
+
+    Raises:
+        ValueError: ``held_out`` is not an int in ``(0, 60000)`` (a bool included).
+        DataUnavailableError: MNIST is not cached and every source failed.
     """
     if isinstance(held_out, bool) or not isinstance(held_out, int) or not 0 < held_out < 60_000:
         raise ValueError(f"held_out must be an int in (0, 60000), got {held_out!r}")

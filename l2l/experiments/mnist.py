@@ -87,6 +87,30 @@ def run_condition(
     the learned optimizer and the tuned baselines on the test problems
     (:func:`~l2l.learned_optimizer.evaluate_many`).
 
+    Args:
+        net: the learned optimizer, e.g. an :class:`~l2l.LSTMOptimizer` (any update rule works).
+        splits: :func:`l2l.mnist_splits`' dict; its ``"validation"`` and ``"test"`` entries are used.
+        condition: the optimizee setting and the number of steps, e.g. ``CONDITIONS["base"]``.
+        runs, val_runs: independent MLPs in the test and in the validation problem, positive integers.
+        seed: the validation problem's seed; the test problem's is ``seed + 1``.
+        lrs: the learning rates to tune over (``None``: ``lr_grid(1e-3, 10.0)``, 1e-3 to 10, two per
+            decade).
+        last: how many final steps the baselines' tuning score averages, ``>= 1``.
+
+    Returns:
+        A :class:`ConditionResult`: test curves ``(condition.steps + 1, runs)`` under ``"LSTM"`` and
+        each baseline's name (SGD, RMSprop, Adam, NAG), and the :class:`~l2l.baselines.Tuned`
+        baselines.
+
+    Raises:
+        ValueError, TypeError: ``runs``, ``val_runs`` or ``last`` out of range or of the wrong
+            type, an invalid ``condition``, or an empty ``lrs``.
+        FloatingPointError: every learning rate of some baseline diverged on the validation problem.
+
+    References:
+        Andrychowicz et al. (2016), Learning to learn by gradient descent by gradient descent,
+        section 3.2 (Figures 4 and 5).
+
     Example:
         >>> splits = l2l.mnist_splits()
         >>> result = run_condition(l2l.load_pretrained("mnist_lstm"), splits, l2l.CONDITIONS["ReLU"], runs=10)

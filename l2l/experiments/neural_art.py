@@ -110,7 +110,8 @@ def train_neural_art(meta_epochs: int, *, config: dict | None = None, device: to
             "epochs": [], "val_scores": [], "best_epoch": 0, "best_score": float("inf"), "wall_seconds": 0.0}
     best, start, first_round = None, time.perf_counter(), 0
     if resume is not None and init is not None:
-        raise ValueError("give resume (continue a run) or init (start a new run from saved weights), not both")
+        raise ValueError("give resume (continue a run) or init (start a new run from saved weights), "
+                         "not both")
     if resume is not None:
         net, saved = load_pretrained(resume, device), pretrained_record(resume)
         if saved["best_epoch"] != saved["epochs"][-1] or saved["epochs"][-1] % cfg["round_epochs"]:

@@ -186,8 +186,8 @@ def _quadratics_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preprocess", action="store_true", help="the preprocessed variant (appendix A)")
     parser.add_argument("--out", type=Path, default=PRETRAINED, help="output folder")
     parser.add_argument("--name", default=None,
-                        help="file stem of the outputs (default quadratics_lstm, or quadratics_lstm_preprocessed "
-                             "with --preprocess: the shipped one)")
+                        help="file stem of the outputs (default quadratics_lstm, or "
+                             "quadratics_lstm_preprocessed with --preprocess: the shipped one)")
 
 
 def train_quadratics(args: argparse.Namespace) -> dict:

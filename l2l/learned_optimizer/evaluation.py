@@ -55,9 +55,19 @@ def evaluate_many(rules: Sequence, problem: Problem, steps: int, final_params: b
     :meth:`~l2l.tasks.problems.Problem.stacked_loss_and_grad` call per step, which for an MLP shares
     each minibatch and multiplies larger matrices.
 
+    Args:
+        rules: a non-empty sequence of update rules (``init_state`` and ``step``).
+        problem: the batch of functions to minimise, shared by all rules.
+        steps: number of optimizer steps, a positive integer.
+        final_params: also return each rule's final parameters.
+
     Returns:
-        One tensor ``(steps + 1, batch)`` per rule, in order; with ``final_params``, also each
-        rule's θ_T ``(batch, dim)``.
+        A list of one tensor ``(steps + 1, batch)`` per rule, in order; with ``final_params``, the
+        pair ``(curves, thetas)`` with each rule's θ_T ``(batch, dim)`` in a second list.
+
+    Raises:
+        ValueError: ``rules`` is empty, or ``steps < 1``.
+        TypeError: ``steps`` is not an integer.
     """
     steps = _checks.positive_int("steps", steps)
     if not rules:
@@ -91,7 +101,22 @@ def validation_score(rule, problems: Sequence[Problem], steps: int, last: int = 
     """The score of ``rule`` on held-out ``problems``: :func:`window_score` of their functions
     together (mean f(θ_t) over the ``last`` steps; ``inf`` when a run diverged). It is the score by
     which :func:`l2l.baselines.tune_learning_rate` ranks learning rates, so a learned optimizer's
-    validation and a baseline's tuning compare like with like."""
+    validation and a baseline's tuning compare like with like.
+
+    Args:
+        rule: an update rule (``init_state`` and ``step``), learned or from :mod:`l2l.baselines`.
+        problems: a non-empty sequence of held-out problems, each run by :func:`evaluate`; their
+            functions are pooled, so a problem weighs by its batch size.
+        steps: number of optimizer steps per problem, a positive integer.
+        last: how many final entries of each ``(steps + 1, batch)`` loss curve to average, ``>= 1``.
+
+    Returns:
+        The score as a float, ``inf`` if it is not finite.
+
+    Raises:
+        ValueError: ``problems`` is empty, or ``steps`` or ``last`` is below 1.
+        TypeError: ``steps`` or ``last`` is not an integer.
+    """
     if not problems:
         raise ValueError("validation_score needs at least one problem")
     return window_score(torch.cat([evaluate(rule, problem, steps) for problem in problems], dim=1), last)

@@ -35,6 +35,21 @@ def preprocess_gradients(grad: torch.Tensor, p: float = 10.0) -> torch.Tensor:
 
     Both output channels stay in a range of order one although gradients span many orders
     of magnitude. Returns a tensor of shape ``grad.shape + (2,)``.
+
+    Args:
+        grad: gradients of any shape, each entry preprocessed on its own.
+        p: the preprocessing constant, in ``(0, 80]`` so that e^p stays finite in float32 (paper: 10).
+
+    Returns:
+        A tensor of shape ``grad.shape + (2,)``: the log channel, then the sign channel.
+
+    Raises:
+        ValueError: ``p`` is not a finite number in ``(0, 80]``.
+        TypeError: ``p`` is not a number.
+
+    References:
+        Andrychowicz et al. (2016), Learning to learn by gradient descent by gradient descent,
+        appendix A.
     """
     p = _check_p(p)
     magnitude = grad.abs()

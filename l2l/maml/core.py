@@ -34,7 +34,17 @@ def mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def parameters_of(model: nn.Module) -> Params:
     """The module's parameters as a dict of detached tensors (a starting point for the functions
-    here; the module itself is never modified)."""
+    here; the module itself is never modified).
+
+    Args:
+        model: any ``nn.Module``.
+
+    Returns:
+        A dict name → tensor in ``named_parameters`` order: detached clones of the parameters.
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``.
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return {name: p.detach().clone() for name, p in model.named_parameters()}
@@ -80,6 +90,18 @@ def adapt(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, *,
         x, y: the task's support inputs and targets, e.g. of shape ``(K, 1)``.
         lr: the inner step size α (``>= 0``); steps: number of SGD steps (``>= 0``).
         loss_fn: ``loss_fn(prediction, target)`` → scalar; mean squared error by default.
+        first_order: treat each inner gradient as a constant (FOMAML); ``False`` (default)
+            differentiates through it.
+
+    Returns:
+        The adapted parameters, a new dict with the names and shapes of ``params`` (with
+        ``steps=0``, the same tensors).
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``, ``params`` is not a dict of tensors, or
+            ``lr``/``steps`` is not a number/an integer.
+        ValueError: ``params`` lacks or adds parameter names of ``model``; ``lr`` is negative or not
+            finite; ``steps`` is negative.
 
     Example:
         >>> net = torch.nn.Sequential(torch.nn.Linear(1, 40), torch.nn.ReLU(), torch.nn.Linear(40, 1))
@@ -95,7 +117,24 @@ def adapt(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, *,
 def adapt_tasks(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, *, lr: float,
                 steps: int = 1, loss_fn: LossFn = mse, first_order: bool = False) -> Params:
     """:func:`adapt` for a batch of tasks at once (``vmap``): ``x``, ``y`` of shape
-    ``(n_tasks, K, ...)``; returns parameters with the tasks in front, ``(n_tasks, *shape)``."""
+    ``(n_tasks, K, ...)``; returns parameters with the tasks in front, ``(n_tasks, *shape)``.
+
+    Args:
+        model: any ``nn.Module``; only its structure is used (``functional_call``).
+        params: the initial parameters shared by all tasks, a dict name → tensor with the model's
+            parameter names.
+        x, y: the tasks' support inputs and targets, ``(n_tasks, K, ...)``.
+        lr: the inner step size α (``>= 0``); steps: number of SGD steps (``>= 0``).
+        loss_fn: ``loss_fn(prediction, target)`` → scalar of one task; mean squared error by default.
+        first_order: treat each inner gradient as a constant (FOMAML).
+
+    Returns:
+        A dict with the names of ``params``, each tensor of shape ``(n_tasks, *shape)``: one
+        adapted parameter set per task.
+
+    Raises:
+        TypeError, ValueError: as :func:`adapt` (``model``, ``params``, ``lr``, ``steps``).
+    """
     _check_params(model, params)
     lr = _checks.nonneg_float("lr", lr)
     steps = _checks.nonneg_int("steps", steps)
@@ -114,6 +153,28 @@ def maml_loss(model: nn.Module, params: Params, batch: TaskBatch, *, inner_lr: f
     (``params`` requiring grad). ``first_order=True`` gives FOMAML's gradient. This is the
     function :func:`~l2l.maml.training.train_maml` minimises; there ``inner_lr`` is a tensor, one
     α per run trained side by side.
+
+    Args:
+        model: any ``nn.Module``; only its structure is used (``functional_call``).
+        params: the initialisation θ, a dict name → tensor with the model's parameter names.
+        batch: a :class:`~l2l.tasks.regression.TaskBatch`; each task adapts on its support set and
+            is scored on its query set.
+        inner_lr: the inner step size α, a number ``>= 0``, or a tensor (not checked).
+        inner_steps: SGD steps per task (``>= 0``).
+        first_order: treat each inner gradient as a constant (FOMAML).
+        loss_fn: ``loss_fn(prediction, target)`` → scalar of one task; mean squared error by default.
+
+    Returns:
+        A scalar tensor: the mean over tasks of the query loss after adaptation.
+
+    Raises:
+        TypeError: ``batch`` is not a ``TaskBatch``; ``model``, ``params``, ``inner_lr`` or
+            ``inner_steps`` of the wrong type (as in :func:`adapt`).
+        ValueError: ``params`` whose names differ from the model's; a number ``inner_lr`` that is
+            negative or not finite; a negative ``inner_steps``.
+
+    References:
+        Finn, Abbeel & Levine (2017), Algorithm 1 (the objective of its meta-update).
 
     Example:
         >>> batch = l2l.SineTasks().sample(25, 10, generator=0)
@@ -137,7 +198,23 @@ def maml_loss(model: nn.Module, params: Params, batch: TaskBatch, *, inner_lr: f
 def maml_gradient(model: nn.Module, params: Params, batch: TaskBatch, *, inner_lr: float,
                   inner_steps: int = 1, first_order: bool = False,
                   loss_fn: LossFn = mse) -> tuple[Params, torch.Tensor]:
-    """``(meta-gradient, meta-loss)`` of :func:`maml_loss` at ``params`` (``torch.func.grad``)."""
+    """``(meta-gradient, meta-loss)`` of :func:`maml_loss` at ``params`` (``torch.func.grad``).
+
+    Args:
+        model, params, batch, inner_lr, inner_steps, first_order, loss_fn: as for :func:`maml_loss`
+            (``params`` are detached first; the gradient is taken with respect to them).
+
+    Returns:
+        ``(gradient, loss)``: a dict with the names and shapes of ``params``, and the scalar
+        meta-loss.
+
+    Raises:
+        TypeError, ValueError: as :func:`maml_loss`.
+
+    References:
+        Finn, Abbeel & Levine (2017), Algorithm 1 (the gradient of its meta-update).
+    """
+    _check_params(model, params)
     params = {name: p.detach() for name, p in params.items()}
     return grad_and_value(
         lambda p: maml_loss(model, p, batch, inner_lr=inner_lr, inner_steps=inner_steps,

@@ -22,10 +22,29 @@ def sharpness(model: nn.Module, params: Params, batch: TaskBatch, *, iterations:
     ``λ`` has ``α λ > 2``; ``α ×`` :func:`sharpness` tells which tasks an initialisation can adapt
     to stably. The bound needs the largest positive eigenvalue: where a negative one dominates in
     magnitude (strong negative curvature), |λ| overstates the positive curvature, and the number
-    is an upper bound on it. Power iteration with Hessian-vector products (forward-over-reverse, ``torch.func``),
-    all tasks at once. With ``per_task=True`` each task has its own parameters, with the tasks in
-    front (as :func:`adapt_tasks` returns them), e.g. to follow the curvature along adaptation.
-    Returns a tensor of shape ``(n_tasks,)``.
+    is an upper bound on it. Power iteration with Hessian-vector products (forward-over-reverse,
+    ``torch.func``), all tasks at once. With ``per_task=True`` each task has its own parameters,
+    with the tasks in front (as :func:`adapt_tasks` returns them), e.g. to follow the curvature
+    along adaptation. Returns a tensor of shape ``(n_tasks,)``.
+
+    Args:
+        model: any ``nn.Module``; only its structure is used (``functional_call``).
+        params: the parameters at which the Hessians are taken, a dict name → tensor with the
+            model's parameter names; with ``per_task=True`` each tensor has ``n_tasks`` in front.
+        batch: a :class:`~l2l.tasks.regression.TaskBatch`; only its support sets are used.
+        iterations: power-iteration steps (``>= 1``; default 100).
+        per_task: whether ``params`` holds one parameter set per task (default ``False``: shared).
+        loss_fn: ``loss_fn(prediction, target)`` → scalar of one task; mean squared error by default.
+        generator: seed or ``torch.Generator`` for the random start vectors.
+
+    Returns:
+        A tensor ``(n_tasks,)``: the estimate of |λ| of each task after ``iterations`` steps.
+
+    Raises:
+        TypeError: ``batch`` is not a ``TaskBatch``; ``model``, ``params``, ``iterations`` or
+            ``generator`` of the wrong type.
+        ValueError: ``params`` whose names differ from the model's; ``iterations < 1``; with
+            ``per_task=True``, a tensor of ``params`` that does not start with the ``n_tasks`` tasks.
     """
     if not isinstance(batch, TaskBatch):
         raise TypeError(f"batch must be a TaskBatch, got {type(batch).__name__}")

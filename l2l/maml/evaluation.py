@@ -25,6 +25,24 @@ def adaptation_losses(model: nn.Module, params: Params, batch: TaskBatch, *, lr:
     Starts from ``params`` (any initialisation: MAML's, Reptile's, a pretrained network's) and
     adapts all tasks of ``batch`` at once. Returns a tensor of shape ``(steps + 1, n_tasks)``;
     a task whose loss stops being finite (it diverged) reads ``inf``.
+
+    Args:
+        model: any ``nn.Module``; only its structure is used (``functional_call``).
+        params: the initialisation, a dict name → tensor with the model's parameter names
+            (detached: no gradient flows back).
+        batch: a :class:`~l2l.tasks.regression.TaskBatch`; each task adapts on its support set and
+            is scored on its query set.
+        lr: the fine-tuning step size (``>= 0``); steps: number of SGD steps (``>= 0``).
+        loss_fn: ``loss_fn(prediction, target)`` → scalar of one task; mean squared error by default.
+
+    Returns:
+        A tensor ``(steps + 1, n_tasks)``: row ``s`` is each task's query loss after ``s`` steps.
+
+    Raises:
+        TypeError: ``batch`` is not a ``TaskBatch``; ``model``, ``params``, ``lr`` or ``steps`` of
+            the wrong type.
+        ValueError: ``params`` whose names differ from the model's; ``lr`` negative or not finite;
+            ``steps`` negative.
     """
     if not isinstance(batch, TaskBatch):
         raise TypeError(f"batch must be a TaskBatch, got {type(batch).__name__}")
@@ -87,7 +105,15 @@ class AdaptationCurve:
 
 def mean_ci95(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean over the last axis and the half-width of its normal 95 % interval, 1.96 s/√n (0 for a
-    single value)."""
+    single value).
+
+    Args:
+        values: a tensor ``(..., n)`` with ``n >= 1`` values along its last axis.
+
+    Returns:
+        ``(mean, half_width)``, two tensors of shape ``values.shape[:-1]``; ``s`` is the sample
+        standard deviation (Bessel-corrected, ``Tensor.std``).
+    """
     n = values.shape[-1]
     std = values.std(-1) if n > 1 else torch.zeros_like(values[..., 0])
     return values.mean(-1), 1.96 * std / math.sqrt(n)
@@ -96,7 +122,22 @@ def mean_ci95(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def summarize_adaptation(losses: torch.Tensor, lr: float = math.nan,
                          divergence_factor: float = 10.0) -> AdaptationCurve:
     """Mean, 95% interval, median and count of diverged tasks per step, from a
-    ``(steps + 1, n_tasks)`` tensor of losses (as :func:`adaptation_losses` returns)."""
+    ``(steps + 1, n_tasks)`` tensor of losses (as :func:`adaptation_losses` returns).
+
+    Args:
+        losses: ``(steps + 1, n_tasks)`` query losses; row 0 is the loss before adaptation.
+        lr: the step size the losses were measured with, recorded in the result (not used in the
+            summary); ``nan`` (default) when unknown.
+        divergence_factor: a task counts as diverged at a step where its loss is not finite or
+            exceeds this multiple of the mean finite loss of row 0 (default 10).
+
+    Returns:
+        An :class:`AdaptationCurve` (statistics in float64, on the CPU).
+
+    Raises:
+        TypeError: ``losses`` is not a tensor.
+        ValueError: ``losses`` is not two-dimensional.
+    """
     _checks.tensor_shape("losses", losses, (None, None))
     losses = losses.detach().to(torch.float64).cpu()
     finite = torch.isfinite(losses).all(dim=1)
@@ -124,6 +165,28 @@ def evaluate_adaptation(model: nn.Module, params: Params, tasks, *, lr: float, s
     initialisation of the same dtype, so curves of different methods are paired (a float32 and
     a float64 initialisation draw different tasks from one seed).
 
+    Args:
+        model: any ``nn.Module``; only its structure is used (``functional_call``).
+        params: the initialisation to evaluate, a dict name → tensor with the model's parameter
+            names; its first tensor's dtype is the dtype of the tasks.
+        tasks: a task distribution with ``sample(n, k_support, k_query, generator=, device=, dtype=,
+            query_x=)`` (the tasks of :mod:`l2l.tasks.regression`).
+        lr: the fine-tuning step size (``>= 0``); steps: number of SGD steps (``>= 0``).
+        n_tasks: how many new tasks; k_support, k_query: support and query points per task.
+        generator: seed or ``torch.Generator`` for the tasks.
+        device: where the tasks are drawn and the adaptation runs.
+        query_x: fixed query inputs instead of ``k_query`` random ones (see the distribution's
+            ``sample``); ``None`` draws them.
+        loss_fn: ``loss_fn(prediction, target)`` → scalar of one task; mean squared error by default.
+        divergence_factor: passed to :func:`summarize_adaptation`.
+
+    Returns:
+        An :class:`AdaptationCurve` of the ``n_tasks`` tasks after 0..``steps`` steps.
+
+    Raises:
+        TypeError, ValueError: ``model`` or ``params`` as in :func:`adaptation_losses`, a bad ``lr``
+            or ``steps``, or the counts, seed or ``query_x`` that ``tasks.sample`` rejects.
+
     Example:
         >>> curve = evaluate_adaptation(net, result.params[0], l2l.SineTasks(), lr=0.01, steps=10)
         >>> curve.at(1)                      # {"mean": ..., "ci95": ..., "median": ..., "diverged": ...}
@@ -144,6 +207,29 @@ def tune_step_size(model: nn.Module, params: Params, tasks, candidates: Sequence
     ``steps`` steps on held-out tasks (use a seed other than the test tasks').
 
     Returns ``(best, scores)`` with ``scores[lr]`` the mean loss for each candidate.
+
+    Args:
+        model: any ``nn.Module``; only its structure is used (``functional_call``).
+        params: the initialisation, a dict name → tensor with the model's parameter names; its
+            first tensor's dtype is the dtype of the tasks.
+        tasks: a task distribution with ``sample(n, k_support, k_query, generator=, device=,
+            dtype=)`` (the tasks of :mod:`l2l.tasks.regression`).
+        candidates: the step sizes to try, each ``>= 0``; all are scored on the same tasks.
+        steps: SGD steps after which the query loss is compared.
+        n_tasks: how many held-out tasks; k_support, k_query: support and query points per task.
+        generator: seed or ``torch.Generator`` for the tasks (default 1, not the 0 of
+            :func:`evaluate_adaptation`).
+        device: where the tasks are drawn and the adaptation runs.
+        loss_fn: ``loss_fn(prediction, target)`` → scalar of one task; mean squared error by default.
+
+    Returns:
+        ``(best, scores)``: the chosen step size (a float) and ``{float(lr): mean final query loss}``
+        (``inf`` where some task diverged); if every candidate scores ``inf``, ``best`` is the first.
+
+    Raises:
+        ValueError: ``candidates`` is empty.
+        TypeError, ValueError: ``model`` or ``params`` as in :func:`adaptation_losses`, a candidate
+            or ``steps`` that it rejects, or arguments that ``tasks.sample`` rejects.
     """
     if not candidates:
         raise ValueError("candidates must hold at least one step size")

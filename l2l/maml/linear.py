@@ -26,6 +26,23 @@ def linear_maml_optimum(tasks: LinearTasks, *, inner_lr: float, inner_steps: int
     expectations over tasks and support draws. They are estimated here from ``n_draws`` sampled
     tasks in float64. Returns ``{"maml": w_MAML, "joint": w_joint}``, each a tensor
     ``(slope, intercept)``.
+
+    Args:
+        tasks: the :class:`~l2l.tasks.regression.LinearTasks` distribution.
+        inner_lr: MAML's inner step size α (``>= 0``; 0 gives ``w_MAML = w_joint``).
+        inner_steps: the number k of inner SGD steps (``>= 0``).
+        k_support: support points K per task, which enter ``Ĥ``.
+        n_draws: tasks sampled for the Monte Carlo estimate of the expectations.
+        generator: seed or ``torch.Generator`` for the sampled tasks.
+
+    Returns:
+        ``{"maml": w_MAML, "joint": w_joint}``, float64 tensors of shape ``(2,)``: slope, intercept.
+
+    Raises:
+        TypeError: ``tasks`` is not a ``LinearTasks``.
+        TypeError, ValueError: an ``inner_lr`` that is not a finite number ``>= 0``, an
+            ``inner_steps`` that is not an integer ``>= 0``, or a count or seed that ``tasks.sample``
+            rejects.
     """
     if not isinstance(tasks, LinearTasks):
         raise TypeError(f"tasks must be a LinearTasks, got {type(tasks).__name__}")

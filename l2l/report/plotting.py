@@ -28,6 +28,21 @@ def loss_curves(
     ``curves`` maps a legend label (name the optimizer and its tuned learning rate) to a tensor
     of shape ``(steps + 1, n_functions)``: the loss of every held-out function at every step.
     The band spans the ``spread`` percentiles across functions.
+
+    Args:
+        ax: the matplotlib ``Axes`` to draw on.
+        curves: legend label -> losses ``(steps + 1, n_functions)``, a tensor or anything
+            ``torch.as_tensor`` takes; plotted in the dict's order.
+        spread: the lower and upper percentiles of the band, in ``[0, 100]`` (default: the
+            interquartile range).
+        log: a logarithmic y axis.
+        xlabel, ylabel: the axis labels.
+
+    Returns:
+        ``ax``, with one line and band per curve and a legend.
+
+    Raises:
+        ValueError: a curve that is not 2-dimensional.
     """
     for label, losses in curves.items():
         losses = torch.as_tensor(losses, dtype=torch.float64).cpu()

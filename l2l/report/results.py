@@ -59,6 +59,15 @@ def record(notebook: str, **numbers) -> None:
 
     Values may be Python numbers, strings, tensors, numpy scalars, or lists and dicts of them.
     Infinity is stored as the JSON token ``Infinity`` (diverged runs are data, not errors).
+
+    Args:
+        notebook: the notebook's name, the file's stem: letters, digits, ``_`` or ``-``.
+        **numbers: the values to store, by key; a key already in the file is overwritten, the
+            others are kept.
+
+    Raises:
+        ValueError: a bad ``notebook`` name, no ``numbers``, or a NaN among the values.
+        TypeError: a value that JSON cannot store.
     """
     if not _NAME.match(notebook):
         raise ValueError(f"notebook name {notebook!r} must be letters, digits, '_' or '-'")
@@ -99,6 +108,17 @@ def notebook_settings(threads: int = 1) -> int:
     the digits a long run prints. One thread is the default: the book's tensors are small, and a
     second thread makes every parallel kernel wait for it whenever another process holds the
     other core (``benchmarks/threads.py`` measures what that costs).
+
+    Args:
+        threads: torch's thread count unless ``$L2L_THREADS`` is set, a positive integer.
+
+    Returns:
+        The base of the notebook's seeds, ``1000 * $L2L_SEED`` (0 when it is unset); torch's global
+        seed is set to it.
+
+    Raises:
+        ValueError: ``$L2L_SEED`` is not a non-negative integer, or the thread count
+            (``$L2L_THREADS``, else ``threads``) is not a positive integer.
     """
     seed = os.environ.get(SEED_VARIABLE, "0")
     count = os.environ.get(THREADS_VARIABLE, str(threads))
@@ -181,6 +201,18 @@ def glue(name: str, value) -> float | str:
     value (myst-nb's ``glue``), so the text never contradicts what the code printed on another
     machine. Where myst-nb is not installed (a plain Jupyter or Colab session) nothing is stored,
     and the printed tables carry the same numbers.
+
+    Args:
+        name: the glue key the prose refers to: letters, digits, ``_`` or ``-``.
+        value: a number or a string; a one-element tensor or a numpy scalar is turned into a Python
+            number first.
+
+    Returns:
+        ``value`` as a plain Python number or string.
+
+    Raises:
+        ValueError: a bad ``name``, or ``value`` is NaN.
+        TypeError: ``value`` is not a number or a string (e.g. a tensor of several elements).
     """
     if not _NAME.match(name):
         raise ValueError(f"glue name {name!r} must be letters, digits, '_' or '-'")

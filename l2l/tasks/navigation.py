@@ -174,6 +174,26 @@ def rollout(act, goals, trajectories: int, *, horizon: int = HORIZON,
     ``act(observations, generator)`` maps positions of shape ``(tasks, trajectories, 2)`` to
     normalised actions of the same shape (a stochastic policy draws with ``generator``). An
     episode that reaches its goal stops: its later steps are masked and earn nothing.
+
+    Args:
+        act: the policy, ``act(observations, generator)`` → actions (see above); called once per step.
+        goals: ``(tasks, 2)`` (or one ``(2,)``) goals inside the square [−0.5, 0.5]²; their floating
+            dtype is the rollout's.
+        trajectories: episodes per goal (``>= 1``).
+        horizon: the most steps per episode (``>= 1``; default 100, :data:`HORIZON`).
+        generator: passed to ``act`` at every step (a stochastic policy draws with it).
+
+    Returns:
+        :class:`Trajectories` ``tasks × trajectories × horizon``: positions before each step,
+        actions ``u``, rewards, mask, and the checked goals; computed without gradients.
+
+    Raises:
+        ValueError: ``goals`` of the wrong shape or outside the square; ``act`` returns actions of
+            another shape than the observations.
+        TypeError, ValueError: ``trajectories`` or ``horizon`` not a positive integer.
+
+    References:
+        Finn, Abbeel & Levine (2017), §5.3 (the 2-D navigation task).
     """
     goals = check_goals(goals)
     horizon = check_horizon(horizon)

@@ -109,6 +109,25 @@ def sample_quadratics(
     from the minimum, where Wθ outweighs y: the quadratics chapter's test off the training
     distribution (W × 2, W × 0.5). The same generator
     draws the same W up to that factor, and the same y and θ_0.
+
+    Args:
+        batch: number of functions, a positive integer (paper: 128).
+        dim: the dimension d of θ, a positive integer (paper: 10).
+        generator: seed or ``torch.Generator`` for W, y and θ_0 (drawn on the CPU).
+        device: where the problem's tensors are put.
+        w_scale: the factor on W, a positive finite number (1: the training distribution).
+
+    Returns:
+        A :class:`QuadraticProblem` with W ``(batch, dim, dim)``, y and θ_0 ``(batch, dim)``.
+
+    Raises:
+        ValueError: ``batch`` or ``dim`` below 1, or ``w_scale`` not a positive finite number.
+        TypeError: ``batch`` or ``dim`` not an integer, ``w_scale`` not a number, or ``generator``
+            neither an integer nor a ``torch.Generator``.
+
+    References:
+        Andrychowicz et al. (2016), Learning to learn by gradient descent by gradient descent,
+        section 3.1.
     """
     batch = _checks.positive_int("batch", batch)
     dim = _checks.positive_int("dim", dim)
@@ -123,7 +142,16 @@ def sample_quadratics(
 def quadratic_family(
     batch: int = 128, dim: int = 10, device: torch.device | str = "cpu"
 ) -> Callable[[torch.Generator], QuadraticProblem]:
-    """A sampler ``generator -> QuadraticProblem``, the form :func:`l2l.meta_train` takes."""
+    """A sampler ``generator -> QuadraticProblem``, the form :func:`l2l.meta_train` takes.
+
+    Args:
+        batch, dim: functions per problem and their dimension, as in :func:`sample_quadratics`.
+        device: where each problem's tensors are put.
+
+    Returns:
+        A function ``sample(generator)`` that calls :func:`sample_quadratics` with these settings
+        (``w_scale=1``); the settings are checked at each call, not here.
+    """
 
     def sample(generator: torch.Generator) -> QuadraticProblem:
         return sample_quadratics(batch, dim, generator, device)
@@ -322,6 +350,19 @@ def mlp_family(
     """A sampler ``generator -> MLPProblem`` on the given split, the form :func:`l2l.meta_train` takes.
 
     ``settings`` are :class:`MLPProblem`'s keyword arguments (``hidden``, ``activation``, ``runs``, ...).
+
+    Args:
+        images, labels: the split, ``(n, features)`` floats and ``(n,)`` integer labels, shared by
+            every problem drawn.
+        **settings: the other keyword arguments of :class:`MLPProblem`, except ``generator``.
+
+    Returns:
+        A function ``sample(generator)`` returning an :class:`MLPProblem` whose θ_0 and
+        minibatch seed come from ``generator``; the arguments are checked at each call, not here.
+
+    References:
+        Andrychowicz et al. (2016), Learning to learn by gradient descent by gradient descent,
+        section 3.2.
     """
 
     def sample(generator: torch.Generator) -> MLPProblem:

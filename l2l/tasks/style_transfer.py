@@ -35,6 +35,19 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
     Dividing by the number of positions makes G an average over the image, so the style
     statistics of a 64×64 and a 128×128 image are on the same scale.
+
+    Args:
+        features: feature maps ``(batch, C, H, W)``.
+
+    Returns:
+        The Gram matrices, a tensor ``(batch, C, C)``.
+
+    Raises:
+        TypeError: ``features`` is not a tensor.
+        ValueError: ``features`` is not 4-dimensional.
+
+    References:
+        Gatys, Ecker and Bethge (2016), Image Style Transfer Using Convolutional Neural Networks.
     """
     _checks.tensor_shape("features", features, (None, None, None, None))
     flat = features.flatten(2)
@@ -45,6 +58,16 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     """Squared total variation per image of ``(batch, C, H, W)``: shape ``(batch,)``.
 
     TV(x) = ½ [mean over (c, i, j) of (x_{c,i+1,j} − x_{c,i,j})² + mean of (x_{c,i,j+1} − x_{c,i,j})²].
+
+    Args:
+        images: a batch of images ``(batch, C, H, W)``, ``H, W >= 2`` (else the result is NaN).
+
+    Returns:
+        A tensor ``(batch,)``, one value per image.
+
+    Raises:
+        TypeError: ``images`` is not a tensor.
+        ValueError: ``images`` is not 4-dimensional.
     """
     _checks.tensor_shape("images", images, (None, None, None, None))
     down = (images[:, :, 1:, :] - images[:, :, :-1, :]).square().flatten(1).mean(1)
