@@ -1,6 +1,8 @@
 """MAML for RL: the inner policy-gradient step, the meta-gradient through it against finite
 differences (float64, tiny policy), training and evaluation on the navigation task."""
 
+import math
+
 import pytest
 import torch
 
@@ -151,3 +153,35 @@ def test_bad_evaluation_settings_are_refused():
         maml_rl.adaptation_returns(params, torch.zeros(1, 2), steps=-1)
     with pytest.raises(ValueError, match="outside the square"):
         maml_rl.adaptation_returns(params, torch.tensor([[0.0, 0.7]]))
+
+
+def _short(**kw):
+    return maml_rl.train_maml_rl(1, meta_batch=2, trajectories=2, generator=0, **kw)
+
+
+def test_training_starts_from_given_parameters_and_honours_its_settings():
+    import time
+
+    start = pg.init_policy(generator=torch.Generator().manual_seed(5))
+    began = time.perf_counter()
+    tiny = _short(params=start, max_kl=1e-10)  # a trust region this small barely moves
+    elapsed = time.perf_counter() - began
+    assert all((tiny.params[n] - start[n]).abs().max() < 1e-3 for n in start)
+    assert 0 < tiny.seconds <= elapsed and tiny.kls[0] <= 1e-10
+    assert all(isinstance(r, float) and math.isfinite(r) for r in tiny.pre_returns + tiny.post_returns)
+    default = _short()
+    moved = _short(max_kl=1e-2)
+    assert all(torch.equal(default.params[n], moved.params[n]) for n in start)  # max_kl=0.01 by default
+    first = _short(first_order=True)
+    assert not all(torch.equal(first.params[n], default.params[n]) for n in start)  # FOMAML differs
+    fewer = _short(curvature_tasks=1)  # the KL's curvature on one task instead of both
+    assert not all(torch.equal(fewer.params[n], default.params[n]) for n in start)
+
+
+def test_adaptation_returns_take_steps_and_discount_as_given():
+    params = pg.init_policy(generator=torch.Generator().manual_seed(0))
+    goals = nav.sample_goals(2, torch.Generator().manual_seed(1))
+    default = maml_rl.adaptation_returns(params, goals, trajectories=2)
+    assert default.shape == (4, 2)  # steps=3 by default: 0, 1, 2, 3
+    short_sighted = maml_rl.adaptation_returns(params, goals, trajectories=2, discount=0.5)
+    assert torch.equal(default[0], short_sighted[0]) and not torch.equal(default[1:], short_sighted[1:])

@@ -135,3 +135,32 @@ def test_argument_errors_name_the_value():
         summed_distribution(Sweep(), [], 1)
     with pytest.raises(ValueError, match="non-empty"):
         best_so_far(Sweep(), [])
+
+
+class Proposes(SearchAlgorithm):
+    """Breaks the rules in a way given at construction: proposes ``step`` whatever it has seen."""
+
+    name = "proposes"
+
+    def __init__(self, step):
+        self.step = step
+
+    def choose(self, xs, ys, n_x):
+        return self.step
+
+
+@pytest.mark.parametrize("step, message", [
+    ({3: Fraction(1)}, r"proposed \[3\]"),           # outside X = 0..2
+    ({-1: Fraction(1)}, r"proposed \[-1\]"),
+    ({0: Fraction(2)}, "sum to 1"),                    # one point, but probability 2
+    ({0: Fraction(1), 1: Fraction(0)}, "must be > 0"),  # a zero-probability branch
+])
+def test_a_search_step_outside_x_or_with_bad_probabilities_is_refused(step, message):
+    with pytest.raises(ValueError, match=message):
+        sample_distribution((0, 1, 2), 1, Proposes(step))
+    assert sample_distribution((0, 1, 2), 1, Proposes({0: Fraction(1)})) == {(0,): 1}  # x = 0 is allowed
+
+
+def test_the_algorithms_are_named_by_their_settings():
+    assert Sweep().name == "sweep" and Sweep(order=(2, 0, 1)).name == "sweep (2, 0, 1)"
+    assert Descent().name == "descent" and Descent(start=1).name == "descent from 1"
