@@ -116,3 +116,16 @@ def test_mlp_problems_refuse_raw_pixels_and_labels_out_of_range():
         MLPProblem(images, labels.float(), classes=3)
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\) for classes=2, got 0..2"):
         MLPProblem(images, labels, classes=2)
+
+
+def test_mlp_problem_defaults_are_the_papers_and_the_start_is_small():
+    images, labels = torch.rand(300, 4), torch.randint(10, (300,))
+    problem, seeded = MLPProblem(images, labels), MLPProblem(images, labels, generator=0)
+    assert problem.runs == 1 and problem.minibatch == 128 and problem.hidden == (20,)
+    assert torch.equal(problem.theta0, seeded.theta0) and problem.seed == seeded.seed
+    assert problem.batch_indices(3).shape == (1, 128)
+    many = MLPProblem(images, labels, runs=64, init_std=0.01, generator=1)
+    assert 0.009 < many.theta0.std().item() < 0.011  # θ_0 ~ N(0, 0.01²)
+    again = MLPProblem(images, labels, runs=64, generator=1)
+    assert torch.equal(many.batch_indices(5), again.batch_indices(5))
+    assert not torch.equal(many.batch_indices(5), many.batch_indices(6))
