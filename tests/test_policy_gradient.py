@@ -143,3 +143,34 @@ def test_trpo_step_refuses_a_non_positive_bound():
     old, objective = quadratic_problem()
     with pytest.raises(ValueError, match="max_kl must be positive"):
         pg.trpo_step(old, objective, max_kl=0.0)
+
+
+def _rejected_as_unchanged(step, old, loss):
+    assert step.backtracks == -1 and step.kl == 0.0
+    assert step.loss_before == step.loss_after == pytest.approx(loss)
+    assert all(torch.equal(step.params[n], old[n]) and not step.params[n].requires_grad for n in old)
+
+
+def test_trpo_rejects_a_step_no_candidate_of_which_keeps_inside_the_region():
+    old, objective = quadratic_problem()
+
+    def far(p):  # the same surrogate, but every candidate measures a KL past the bound
+        loss, kl = objective(p)
+        return loss, kl + 1.0
+
+    step = pg.trpo_step(old, far, curvature=lambda p: objective(p)[1], max_kl=1e-2)
+    _rejected_as_unchanged(step, old, objective(old)[0].item())
+
+
+def test_trpo_rejects_when_the_curvature_is_not_positive():
+    old, objective = quadratic_problem()
+    step = pg.trpo_step(old, objective, curvature=lambda p: -objective(p)[1], max_kl=1e-2, damping=0.0)
+    _rejected_as_unchanged(step, old, objective(old)[0].item())
+
+
+def test_trpo_takes_its_curvature_from_the_function_given():
+    old, objective = quadratic_problem()
+    plain = pg.trpo_step(old, objective, max_kl=1e-2)
+    flatter = pg.trpo_step(old, objective, curvature=lambda p: 0.25 * objective(p)[1], max_kl=1e-2)
+    # a curvature 4 × lower makes the full step twice as long: past the region, so it backtracks
+    assert plain.backtracks == 0 and flatter.backtracks > 0

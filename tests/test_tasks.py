@@ -113,3 +113,15 @@ def test_linear_tasks_name_the_bad_setting_and_its_index(kw, error, message):
     with pytest.raises(error, match=message):
         LinearTasks(**kw)
     assert LinearTasks(noise_std=0.0).noise_std == 0.0  # no noise is allowed
+
+
+@pytest.mark.parametrize("tasks", [SineTasks(), LinearTasks(x_scales=(1.0, 3.0), slope_means=(-1.0, 1.0))])
+def test_a_seed_gives_the_same_tasks_whatever_the_global_generator_did(tasks):
+    torch.manual_seed(0)
+    first = tasks.sample(6, 4, 3, generator=11)
+    torch.manual_seed(1)
+    again = tasks.sample(6, 4, 3, generator=11)
+    assert torch.equal(first.x_support, again.x_support) and torch.equal(first.y_query, again.y_query)
+    assert all(torch.equal(first.params[k], again.params[k]) for k in first.params)
+    wide = tasks.sample(6, 4, 3, generator=11, dtype=torch.float64)
+    assert wide.x_support.dtype == wide.y_support.dtype == torch.float64
