@@ -48,7 +48,7 @@ claims: $(STAMP)
 	$(QUIET) $(BIN)/python benchmarks/claims.py
 
 # mutants of the core modules ([tool.mutmut] in pyproject.toml) and the tests that kill them (long:
-# about half an hour on two cores); `$(BIN)/mutmut results` lists the survivors
+# about an hour and a half on two cores); `$(BIN)/mutmut results` lists the survivors
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet mutmut==3.8.1
 	L2L_COMPILE=0 $(BIN)/mutmut run --max-children 2
