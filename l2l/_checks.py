@@ -8,49 +8,41 @@ import numbers
 import torch
 
 
+def _number(name: str, value, kind: type, allowed: str, within) -> float | int:
+    """``value`` if it is a ``kind`` (never a bool) for which ``within(value)`` holds, else a
+    ``TypeError``/``ValueError`` that names it and says what is ``allowed``."""
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{name} must be {allowed}, got {value!r} ({type(value).__name__})")
+    if not within(value):
+        raise ValueError(f"{name} must be {allowed}, got {value}")
+    return value
+
+
 def positive_int(name: str, value) -> int:
     """``value`` as an int >= 1, else ``ValueError``/``TypeError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__})")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
-    return int(value)
-
-
-def nonneg_float(name: str, value) -> float:
-    """``value`` as a finite float >= 0, else ``ValueError``/``TypeError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number >= 0, got {value!r} ({type(value).__name__})")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return float(value)
+    return int(_number(name, value, numbers.Integral, "a positive integer", lambda v: v >= 1))
 
 
 def nonneg_int(name: str, value) -> int:
     """``value`` as an int >= 0, else ``ValueError``/``TypeError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= 0, got {value!r} ({type(value).__name__})")
-    if value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value}")
-    return int(value)
+    return int(_number(name, value, numbers.Integral, "an integer >= 0", lambda v: v >= 0))
+
+
+def nonneg_float(name: str, value) -> float:
+    """``value`` as a finite float >= 0, else ``ValueError``/``TypeError`` naming it."""
+    return float(_number(name, value, numbers.Real, "a finite number >= 0",
+                         lambda v: math.isfinite(v) and v >= 0))
 
 
 def finite_float(name: str, value) -> float:
     """``value`` as a finite float, else ``ValueError``/``TypeError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value}")
-    return float(value)
+    return float(_number(name, value, numbers.Real, "a finite number", math.isfinite))
 
 
 def positive_float(name: str, value) -> float:
     """``value`` as a finite float > 0, else ``ValueError``/``TypeError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number, got {value!r} ({type(value).__name__})")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-    return float(value)
+    return float(_number(name, value, numbers.Real, "a positive finite number",
+                         lambda v: math.isfinite(v) and v > 0))
 
 
 def fraction(name: str, value) -> float:

@@ -121,27 +121,17 @@ def reptile_step(
 def reptile_step_serial(
     loss: Loss, params: Params, minibatches: tuple, *, inner_lr: float, epsilon: float
 ) -> Params:
-    """The same update as :func:`reptile_step`, with a Python loop over the tasks.
+    """The same update as :func:`reptile_step`, with a Python loop over the tasks instead of
+    ``vmap``: the reference that the batched step is tested against.
 
     Args:
-        loss: ``loss(params, *minibatch)`` of one minibatch of one task, a scalar.
-        params: the current initialisation φ, a dict of tensors (not modified).
-        minibatches: a non-empty tuple of tensors, each of shape ``(n_tasks, k, ...)``: the k
-            minibatches of every task, taken in order by the inner SGD.
-        inner_lr: α, the inner SGD step, a finite number ``> 0``.
-        epsilon: ε, the outer step, in [0, 1] (1 moves φ to the mean of the adapted weights).
+        loss, params, minibatches, inner_lr, epsilon: as for :func:`reptile_step`.
 
     Returns:
         As :func:`reptile_step`: the updated φ, a dict with the names and shapes of ``params``.
 
     Raises:
-        TypeError: ``minibatches`` is not a non-empty tuple; ``inner_lr`` or ``epsilon`` not a number.
-        ValueError: the tensors of ``minibatches`` do not share their first two sizes
-            ``(n_tasks, k)`` or have fewer than two dimensions; ``inner_lr`` not positive and finite;
-            ``epsilon`` outside [0, 1].
-
-    References:
-        Nichol, Achiam & Schulman (2018), Algorithm 2 (batched Reptile).
+        TypeError, ValueError: as :func:`reptile_step`.
     """
     inner_lr, epsilon = _check_step(minibatches, inner_lr, epsilon)
     return _serial_step(loss, params, minibatches, inner_lr, epsilon)
