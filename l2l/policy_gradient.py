@@ -40,13 +40,13 @@ def init_policy(obs_dim: int = 2, act_dim: int = 2, hidden=HIDDEN, *, init_log_s
 
     Args:
         obs_dim, act_dim: sizes of the observation and of the action (2 and 2: the navigation task).
-        hidden: widths of the hidden layers, ``(100, 100)`` by default (:data:`HIDDEN`).
+        hidden: widths of the hidden layers, ``(100, 100)`` by default (``HIDDEN``).
         init_log_std: the initial log standard deviation of every action coordinate (σ = 1 at 0).
         generator: ``torch.Generator`` for the weights; ``None`` uses the global RNG.
 
     Returns:
-        A dict name → tensor in the default dtype: ``W0``, ``b0``, ..., ``W{L-1}``, ``b{L-1}`` for
-        ``L = len(hidden) + 1`` layers, and ``log_std``, without a task axis (see :func:`per_task`).
+        The parameters in the default dtype, a dict name → tensor, ``W0``, ``b0``, ...,
+        ``W{L-1}``, ``b{L-1}`` for ``L = len(hidden) + 1`` layers, and ``log_std``, without a task axis (see :func:`per_task`).
     """
     sizes = (obs_dim, *hidden, act_dim)
     params = {}

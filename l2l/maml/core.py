@@ -165,7 +165,7 @@ def maml_loss(model: nn.Module, params: Params, batch: TaskBatch, *, inner_lr: f
         loss_fn: ``loss_fn(prediction, target)`` → scalar of one task; mean squared error by default.
 
     Returns:
-        A scalar tensor: the mean over tasks of the query loss after adaptation.
+        The mean over tasks of the query loss after adaptation, a scalar tensor.
 
     Raises:
         TypeError: ``batch`` is not a ``TaskBatch``; ``model``, ``params``, ``inner_lr`` or

@@ -16,12 +16,12 @@ from l2l.tasks.regression import TaskBatch
 def sharpness(model: nn.Module, params: Params, batch: TaskBatch, *, iterations: int = 100,
               per_task: bool = False, loss_fn: LossFn = mse,
               generator: torch.Generator | int = 0) -> torch.Tensor:
-    """The largest eigenvalue in magnitude, |λ|, of each task's support-loss Hessian at ``params``.
+    """The largest magnitude of an eigenvalue λ of each task's support-loss Hessian at ``params``.
 
     Gradient descent with step ``α`` on a quadratic diverges along any direction whose curvature
     ``λ`` has ``α λ > 2``; ``α ×`` :func:`sharpness` tells which tasks an initialisation can adapt
     to stably. The bound needs the largest positive eigenvalue: where a negative one dominates in
-    magnitude (strong negative curvature), |λ| overstates the positive curvature, and the number
+    magnitude (strong negative curvature), that magnitude overstates the positive curvature, and the number
     is an upper bound on it. Power iteration with Hessian-vector products (forward-over-reverse,
     ``torch.func``), all tasks at once. With ``per_task=True`` each task has its own parameters,
     with the tasks in front (as :func:`adapt_tasks` returns them), e.g. to follow the curvature
@@ -38,7 +38,8 @@ def sharpness(model: nn.Module, params: Params, batch: TaskBatch, *, iterations:
         generator: seed or ``torch.Generator`` for the random start vectors.
 
     Returns:
-        A tensor ``(n_tasks,)``: the estimate of |λ| of each task after ``iterations`` steps.
+        A tensor ``(n_tasks,)``: the estimate of the largest magnitude of λ for each task after
+        ``iterations`` steps.
 
     Raises:
         TypeError: ``batch`` is not a ``TaskBatch``; ``model``, ``params``, ``iterations`` or

@@ -180,7 +180,7 @@ def rollout(act, goals, trajectories: int, *, horizon: int = HORIZON,
         goals: ``(tasks, 2)`` (or one ``(2,)``) goals inside the square [−0.5, 0.5]²; their floating
             dtype is the rollout's.
         trajectories: episodes per goal (``>= 1``).
-        horizon: the most steps per episode (``>= 1``; default 100, :data:`HORIZON`).
+        horizon: the most steps per episode (``>= 1``; default 100, ``HORIZON``).
         generator: passed to ``act`` at every step (a stochastic policy draws with it).
 
     Returns:
