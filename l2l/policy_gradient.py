@@ -46,7 +46,8 @@ def init_policy(obs_dim: int = 2, act_dim: int = 2, hidden=HIDDEN, *, init_log_s
 
     Returns:
         The parameters in the default dtype, a dict name → tensor, ``W0``, ``b0``, ...,
-        ``W{L-1}``, ``b{L-1}`` for ``L = len(hidden) + 1`` layers, and ``log_std``, without a task axis (see :func:`per_task`).
+        ``W{L-1}``, ``b{L-1}`` for ``L = len(hidden) + 1`` layers, and ``log_std``, without a task
+        axis (see :func:`per_task`).
     """
     sizes = (obs_dim, *hidden, act_dim)
     params = {}
