@@ -76,7 +76,7 @@ def save_optimizer(net: LSTMOptimizer, stem: str | Path, record: dict | None = N
 
     Raises:
         TypeError: ``net`` is not an :class:`~l2l.LSTMOptimizer`, or ``record`` is not
-            JSON-serializable (the ``.pt`` file is written by then).
+            JSON-serializable (then nothing is written).
 
     Example:
         >>> save_optimizer(l2l.LSTMOptimizer(), "runs/mine", {"seed": 0})
@@ -89,9 +89,10 @@ def save_optimizer(net: LSTMOptimizer, stem: str | Path, record: dict | None = N
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     torch.save({"format": FORMAT, "settings": net.config(), "state_dict": state}, buffer)
     pt = stem.with_name(stem.name + ".pt")
+    text = None if record is None else json.dumps(record, indent=1) + "\n"  # fails before any write
     atomic_write(pt, buffer.getvalue())
-    if record is not None:
-        atomic_write(stem.with_name(stem.name + ".json"), (json.dumps(record, indent=1) + "\n").encode())
+    if text is not None:
+        atomic_write(stem.with_name(stem.name + ".json"), text.encode())
     return pt
 
 

@@ -162,3 +162,9 @@ def test_error_messages_say_what_was_found(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match=r"junk.pt is not a readable checkpoint \(\w+Error: "):
         load_pretrained(tmp_path / "junk")
+
+
+def test_a_record_json_cannot_hold_writes_nothing(tmp_path):
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        save_optimizer(_tiny(), tmp_path / "run", {"weights": torch.zeros(1)})
+    assert list(tmp_path.iterdir()) == []  # no .pt without its record
