@@ -3,8 +3,9 @@
 Each rule has ``init_state(theta)`` and ``step(grad, state) -> (update, state)`` with
 θ_{t+1} = θ_t + update, the same interface as :class:`l2l.LSTMOptimizer`, so one
 :func:`l2l.evaluate` runs them all on a batch of functions. Other settings are PyTorch's
-defaults, as in the paper ("other settings at their defaults"); the updates match
-``torch.optim`` step for step (the tests check it).
+defaults, as in the paper ("other settings at their defaults"), except NAG's momentum, 0.9:
+PyTorch's default of 0 would make it plain SGD. The updates match ``torch.optim`` step for step
+(the tests check it).
 """
 
 from __future__ import annotations

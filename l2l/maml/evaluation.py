@@ -152,7 +152,7 @@ def summarize_adaptation(losses: torch.Tensor, lr: float = math.nan,
 
 def evaluate_adaptation(model: nn.Module, params: Params, tasks, *, lr: float, steps: int = 10,
                         n_tasks: int = 600, k_support: int = 10, k_query: int = 100,
-                        generator: torch.Generator | int = 0, device="cpu",
+                        generator: torch.Generator | int = 0, device=None,
                         query_x: torch.Tensor | None = None, loss_fn: LossFn = mse,
                         divergence_factor: float = 10.0) -> AdaptationCurve:
     """Adapt from ``params`` on ``n_tasks`` new tasks and summarise the query loss per step.
@@ -174,7 +174,7 @@ def evaluate_adaptation(model: nn.Module, params: Params, tasks, *, lr: float, s
         lr: the fine-tuning step size (``>= 0``); steps: number of SGD steps (``>= 0``).
         n_tasks: how many new tasks; k_support, k_query: support and query points per task.
         generator: seed or ``torch.Generator`` for the tasks.
-        device: where the tasks are drawn and the adaptation runs.
+        device: where the tasks are drawn and the adaptation runs (``None``: the parameters').
         query_x: fixed query inputs instead of ``k_query`` random ones (see the distribution's
             ``sample``); ``None`` draws them.
         loss_fn: ``loss_fn(prediction, target)`` → scalar of one task; mean squared error by default.
@@ -192,16 +192,16 @@ def evaluate_adaptation(model: nn.Module, params: Params, tasks, *, lr: float, s
         >>> curve.at(1)                      # {"mean": ..., "ci95": ..., "median": ..., "diverged": ...}
     """
     _check_params(model, params)
-    dtype = next(iter(params.values())).dtype
-    batch = tasks.sample(n_tasks, k_support, k_query, generator=generator, device=device,
-                         dtype=dtype, query_x=query_x)
+    first = next(iter(params.values()))
+    batch = tasks.sample(n_tasks, k_support, k_query, generator=generator, device=device or first.device,
+                         dtype=first.dtype, query_x=query_x)
     losses = adaptation_losses(model, params, batch, lr=lr, steps=steps, loss_fn=loss_fn)
     return summarize_adaptation(losses, lr, divergence_factor)
 
 
 def tune_step_size(model: nn.Module, params: Params, tasks, candidates: Sequence[float], *,
                    steps: int = 10, n_tasks: int = 100, k_support: int = 10, k_query: int = 100,
-                   generator: torch.Generator | int = 1, device="cpu",
+                   generator: torch.Generator | int = 1, device=None,
                    loss_fn: LossFn = mse) -> tuple[float, dict[float, float]]:
     """The fine-tuning step size, among ``candidates``, with the lowest mean query loss after
     ``steps`` steps on held-out tasks (use a seed other than the test tasks').
@@ -219,7 +219,7 @@ def tune_step_size(model: nn.Module, params: Params, tasks, candidates: Sequence
         n_tasks: how many held-out tasks; k_support, k_query: support and query points per task.
         generator: seed or ``torch.Generator`` for the tasks (default 1, not the 0 of
             :func:`evaluate_adaptation`).
-        device: where the tasks are drawn and the adaptation runs.
+        device: where the tasks are drawn and the adaptation runs (``None``: the parameters').
         loss_fn: ``loss_fn(prediction, target)`` → scalar of one task; mean squared error by default.
 
     Returns:
@@ -234,8 +234,9 @@ def tune_step_size(model: nn.Module, params: Params, tasks, candidates: Sequence
     if not candidates:
         raise ValueError("candidates must hold at least one step size")
     _check_params(model, params)
-    dtype = next(iter(params.values())).dtype
-    batch = tasks.sample(n_tasks, k_support, k_query, generator=generator, device=device, dtype=dtype)
+    first = next(iter(params.values()))
+    batch = tasks.sample(n_tasks, k_support, k_query, generator=generator, device=device or first.device,
+                         dtype=first.dtype)
     scores = {}
     for lr in candidates:
         final = adaptation_losses(model, params, batch, lr=lr, steps=steps, loss_fn=loss_fn)[-1]
