@@ -229,6 +229,8 @@ def tune_baselines(
         TypeError: ``steps`` or ``last`` is not an integer.
         FloatingPointError: every learning rate of some baseline diverged.
     """
+    if not names:
+        raise ValueError(f"names must hold at least one baseline of {sorted(BASELINES)}")
     unknown = [n for n in names if n not in BASELINES]
     if unknown:
         raise ValueError(f"unknown baselines {unknown}; choose from {sorted(BASELINES)}")

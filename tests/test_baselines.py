@@ -83,6 +83,8 @@ def test_tuning_every_baseline_and_rejecting_unknown_names():
     assert all(t.lr in (1e-2, 1e-1) for t in tuned.values())
     with pytest.raises(ValueError, match="unknown baselines"):
         tune_baselines(val, steps=5, names=["Adagrad"])
+    with pytest.raises(ValueError, match="at least one baseline"):
+        tune_baselines(val, steps=5, names=())
 
 
 def test_tuning_raises_when_every_learning_rate_diverges():

@@ -70,11 +70,18 @@ def test_notebook_settings_reads_seed_and_threads(monkeypatch):
         drawn = torch.rand(3)
         torch.manual_seed(3000)
         assert torch.equal(drawn, torch.rand(3))  # torch's global seed is the base seed
-        for seed, threads in [("-1", "1"), ("x", "1"), ("0", "0"), ("0", "two")]:
+        for seed in ("-1", "x"):
             monkeypatch.setenv("L2L_SEED", seed)
-            monkeypatch.setenv("L2L_THREADS", threads)
-            with pytest.raises(ValueError, match=f"L2L_SEED={seed!r} and L2L_THREADS={threads!r}"):
+            with pytest.raises(ValueError, match=f"^L2L_SEED={seed!r} must be a non-negative"):
                 notebook_settings()
+        monkeypatch.setenv("L2L_SEED", "0")
+        for threads in ("0", "two"):
+            monkeypatch.setenv("L2L_THREADS", threads)
+            with pytest.raises(ValueError, match=f"^L2L_THREADS={threads!r} must be a positive"):
+                notebook_settings()
+        monkeypatch.delenv("L2L_THREADS")
+        with pytest.raises(ValueError, match="^threads=.0. must be a positive"):  # names the argument
+            notebook_settings(threads=0)
     finally:
         torch.set_num_threads(before)
 

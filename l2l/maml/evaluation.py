@@ -74,7 +74,9 @@ class AdaptationCurve:
         losses: ``(steps + 1, n_tasks)`` query loss of each task after each number of steps.
         mean, ci95, median: per step; ``mean ± ci95`` is the normal 95% interval of the mean
             (1.96 standard errors). A few diverged tasks dominate the mean (``inf`` once a
-            loss overflows, and then ``ci95`` is ``inf`` too); the median stays informative.
+            loss overflows, and then ``ci95`` is ``inf`` too); the median stays informative. The
+            median is ``torch.median``'s: for an even number of tasks, the lower of the two middle
+            losses, not their mean.
         diverged: per step, how many tasks diverged: loss not finite, or above
             ``divergence_factor`` × the mean loss before adaptation (a scale no task reaches
             while it converges; relative to the mean, so that a task whose own starting loss is

@@ -121,12 +121,12 @@ def notebook_settings(threads: int = 1) -> int:
             (``$L2L_THREADS``, else ``threads``) is not a positive integer.
     """
     seed = os.environ.get(SEED_VARIABLE, "0")
+    if not seed.isdigit():
+        raise ValueError(f"{SEED_VARIABLE}={seed!r} must be a non-negative integer")
+    source = f"{THREADS_VARIABLE}" if THREADS_VARIABLE in os.environ else "threads"
     count = os.environ.get(THREADS_VARIABLE, str(threads))
-    if not (seed.isdigit() and count.isdigit() and int(count) > 0):
-        raise ValueError(
-            f"{SEED_VARIABLE}={seed!r} and {THREADS_VARIABLE}={count!r} must be a non-negative "
-            "and a positive integer"
-        )
+    if not (count.isdigit() and int(count) > 0):
+        raise ValueError(f"{source}={count!r} must be a positive integer")
     base = 1000 * int(seed)
     torch.manual_seed(base)
     torch.set_num_threads(int(count))
@@ -194,7 +194,7 @@ class Claims:
             raise AssertionError(f"{self.notebook}: {len(failed)} claim(s) failed: " + "; ".join(failed))
 
 
-def glue(name: str, value) -> float | str:
+def glue(name: str, value) -> int | float | str:
     """Hand a number this run measured to the page's prose; return it.
 
     In the built book, a markdown cell writes ``{glue:text}`name:.3f``` and shows this run's
@@ -208,7 +208,7 @@ def glue(name: str, value) -> float | str:
             number first.
 
     Returns:
-        ``value`` as a plain Python number or string.
+        ``value`` as a plain Python ``int`` (a ``bool`` stays one), ``float`` or ``str``.
 
     Raises:
         ValueError: a bad ``name``, or ``value`` is NaN.
