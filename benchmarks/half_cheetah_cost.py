@@ -4,8 +4,9 @@ The paper's locomotion runs (Finn et al. 2017, §5.3; the released ``cluster_mam
 use 40 tasks × 20 episodes × 200 steps before and again after the inner step, a 100-100 ReLU
 policy, and 800 meta-iterations. This script measures the two parts of one iteration separately:
 
-1. the simulator: steps per second of gymnasium's ``HalfCheetah-v5`` (MuJoCo), one environment,
-   random actions, with the Python loop that a rollout needs;
+1. the rollout: steps per second of gymnasium's ``HalfCheetah-v5`` (MuJoCo), one environment,
+   each action drawn from the 100-100 Gaussian policy (``l2l.policy_gradient``) in the Python
+   loop that a rollout needs;
 2. the optimisation: one TRPO meta-step of ``l2l.maml_rl`` (inner policy-gradient step, Hessian-
    vector products through it, line search) on a batch of the same size, with 17-dimensional
    observations and 6-dimensional actions; the batch's contents are random, its cost is not.
@@ -21,7 +22,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import torch
 
 from l2l import maml_rl
@@ -29,17 +29,22 @@ from l2l import policy_gradient as pg
 from l2l.tasks import navigation as nav
 
 
-def simulator_steps_per_second(steps: int = 5000) -> float:
+def rollout_steps_per_second(steps: int = 5000) -> float:
+    """Simulator steps per second, each action sampled from the policy, as a rollout takes them."""
     import gymnasium
 
     env = gymnasium.make("HalfCheetah-v5")
-    env.reset(seed=0)
-    rng = np.random.default_rng(0)
+    observation, _ = env.reset(seed=0)
+    gen = torch.Generator().manual_seed(0)
+    params = pg.per_task(pg.init_policy(17, 6, generator=gen), 1)
     began = time.perf_counter()
-    for _ in range(steps):
-        *_, terminated, truncated, _ = env.step(rng.uniform(-1, 1, 6))
-        if terminated or truncated:
-            env.reset()
+    with torch.no_grad():
+        for _ in range(steps):
+            state = torch.as_tensor(observation, dtype=torch.float32).reshape(1, 1, 17)
+            action = pg.sample_actions(params, state, generator=gen).reshape(6).numpy()
+            observation, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                observation, _ = env.reset()
     return steps / (time.perf_counter() - began)
 
 
@@ -77,12 +82,12 @@ def main(argv=None) -> None:
     parser.add_argument("--iterations", type=int, default=800)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    rate = simulator_steps_per_second()
+    rate = rollout_steps_per_second()
     steps = 2 * args.tasks * args.episodes * args.horizon
     simulate = steps / rate
     optimise = trpo_seconds(args.tasks, args.episodes, args.horizon, args.curvature_tasks)
     total = simulate + optimise
-    print(f"simulator: {rate:,.0f} steps/s (HalfCheetah-v5, one environment, one thread)")
+    print(f"rollout: {rate:,.0f} steps/s (HalfCheetah-v5 and the policy, one environment, one thread)")
     print(f"one meta-iteration: {steps:,} simulator steps = {simulate:.0f} s, "
           f"TRPO meta-step {optimise:.0f} s, total {total:.0f} s")
     two_cores = simulate / 2 + optimise      # the episodes are independent; the TRPO step is not split
