@@ -34,6 +34,8 @@ def test_shape_checks_name_the_bad_argument():
         st.gram_matrix(torch.ones(2, 3))
     with pytest.raises(TypeError, match="images must be a torch.Tensor"):
         st.total_variation([[0.0]])
+    with pytest.raises(ValueError, match=r"at least 2×2, got \(H, W\) = \(1, 5\)"):
+        st.total_variation(torch.ones(1, 3, 1, 5))
     with pytest.raises(ValueError, match="unknown split 'dev'"):
         photos.content_images("dev")
     with pytest.raises(ValueError, match="unknown style 'astronaut'"):

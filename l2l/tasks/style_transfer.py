@@ -60,16 +60,19 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     TV(x) = ½ [mean over (c, i, j) of (x_{c,i+1,j} − x_{c,i,j})² + mean of (x_{c,i,j+1} − x_{c,i,j})²].
 
     Args:
-        images: a batch of images ``(batch, C, H, W)``, ``H, W >= 2`` (else the result is NaN).
+        images: a batch of images ``(batch, C, H, W)`` with ``H, W >= 2``.
 
     Returns:
         A tensor ``(batch,)``, one value per image.
 
     Raises:
         TypeError: ``images`` is not a tensor.
-        ValueError: ``images`` is not 4-dimensional.
+        ValueError: ``images`` is not 4-dimensional, or ``H`` or ``W`` is below 2 (no neighbour
+            to differ from: the means would be NaN).
     """
     _checks.tensor_shape("images", images, (None, None, None, None))
+    if min(images.shape[2:]) < 2:
+        raise ValueError(f"total_variation needs images at least 2×2, got (H, W) = {tuple(images.shape[2:])}")
     down = (images[:, :, 1:, :] - images[:, :, :-1, :]).square().flatten(1).mean(1)
     right = (images[:, :, :, 1:] - images[:, :, :, :-1]).square().flatten(1).mean(1)
     return (down + right) / 2
