@@ -230,8 +230,12 @@ def adaptation_returns(params: Params, goals: torch.Tensor, *, steps: int = 3, t
                        lr: float = 0.1, discount: float = 0.99,
                        generator: torch.Generator | int = 0) -> torch.Tensor:
     """Average return on each goal after 0, 1, …, ``steps`` policy-gradient steps from
-    ``params``, each step on ``trajectories`` fresh episodes (the paper's Figure 5 protocol).
+    ``params``, each step on ``trajectories`` fresh episodes, all with step size ``lr``.
     Shape ``(steps + 1, tasks)``.
+
+    This is the evaluation of the paper's Figure 5 with one step size throughout. The released
+    test script (``maml_examples/test_maml_point.py``) takes its first step with its training
+    step size, 0.5, each later one with half of it, and 40 episodes per step.
 
     Args:
         params: the policy to adapt, shared by all goals (no task axis), e.g. ``result.params``.
