@@ -174,5 +174,8 @@ def test_default_sources_ask_each_mirror_for_the_files_given(monkeypatch):
 
 
 def test_fetch_files_passes_its_table_to_the_default_sources(monkeypatch, tmp_path):
-    monkeypatch.setattr(data, "default_sources", lambda files: [("fake", lambda: {n: RAW[n] for n in files})])
+    given = []
+    monkeypatch.setattr(data, "default_sources",
+                        lambda files: given.append(files) or [("fake", _good_source)])
     assert data.fetch_files(tmp_path, files=PINS) == RAW
+    assert len(given) == 1 and given[0] is PINS  # the pins of the test files, not MNIST's

@@ -123,7 +123,7 @@ def notebook_settings(threads: int = 1) -> int:
     seed = os.environ.get(SEED_VARIABLE, "0")
     if not seed.isdigit():
         raise ValueError(f"{SEED_VARIABLE}={seed!r} must be a non-negative integer")
-    source = f"{THREADS_VARIABLE}" if THREADS_VARIABLE in os.environ else "threads"
+    source = THREADS_VARIABLE if THREADS_VARIABLE in os.environ else "threads"
     count = os.environ.get(THREADS_VARIABLE, str(threads))
     if not (count.isdigit() and int(count) > 0):
         raise ValueError(f"{source}={count!r} must be a positive integer")
